@@ -1,0 +1,38 @@
+"""File names and layout of one model repository version: the contract between training and serving."""
+
+from __future__ import annotations
+
+FORMAT_VERSION = 1
+
+MODEL_FILE = "model.skops"
+SCHEMA_FILE = "schema.json"
+MANIFEST_FILE = "manifest.json"
+METRICS_FILE = "metrics.json"
+REFERENCE_FILE = "reference.json"
+EXAMPLES_FILE = "examples.json"
+CARD_FILE = "README.md"
+IMAGES_DIR = "images"
+
+#: Every version holds these files (plus the PNG plots under `images/`).
+REQUIRED_FILES: tuple[str, ...] = (
+    MODEL_FILE,
+    SCHEMA_FILE,
+    MANIFEST_FILE,
+    METRICS_FILE,
+    REFERENCE_FILE,
+    EXAMPLES_FILE,
+    CARD_FILE,
+)
+
+#: What serving needs to answer requests; the card and plots are fetched too, for the Model tab.
+SERVING_FILES: tuple[str, ...] = (
+    MODEL_FILE,
+    SCHEMA_FILE,
+    MANIFEST_FILE,
+    METRICS_FILE,
+    REFERENCE_FILE,
+    EXAMPLES_FILE,
+)
+
+#: The movable alias that names the version serving uses by default.
+PRODUCTION_ALIAS = "production"

@@ -1,0 +1,76 @@
+"""Shared fixtures: an isolated environment per test, and one quick model repository per test session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from modelrepo import PRODUCTION_ALIAS, LocalStore, Snapshot
+from training import QUICK_CONFIG, TrainOptions, TrainReport, train
+from training.data import AMES_CSV, NA_MARKERS
+
+ISOLATED_VARIABLES = (
+    "HF_TOKEN",
+    "HUGGING_FACE_HUB_TOKEN",
+    "HF_ENDPOINT",
+    "MODEL_REPO",
+    "MODEL_REGISTRY",
+    "MODEL_REVISION",
+    "API_TOKEN",
+    "PREDICTION_LOG_DIR",
+    "PREDICTION_LOG_REPO",
+    "GRADIO_SERVER_NAME",
+    "GRADIO_SERVER_PORT",
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees the developer's tokens or Hub cache, and none writes outside its own folder."""
+    for name in ISOLATED_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+
+
+@pytest.fixture(scope="session")
+def ames() -> pd.DataFrame:
+    return pd.read_csv(AMES_CSV, keep_default_na=False, na_values=NA_MARKERS)
+
+
+@pytest.fixture(scope="session")
+def quick_report(tmp_path_factory: pytest.TempPathFactory) -> TrainReport:
+    """One quick model on the full Ames table, published as v1 of a session registry (about 20 s)."""
+    root = tmp_path_factory.mktemp("quick-model")
+    options = replace(
+        TrainOptions(),
+        model=QUICK_CONFIG,
+        quick=True,
+        folds=3,
+        importance_repeats=1,
+        output=root / "model",
+        registry=root / "registry",
+    )
+    return train(options, progress=lambda _: None)
+
+
+@pytest.fixture(scope="session")
+def model_folder(quick_report: TrainReport) -> Path:
+    """The written model repository (do not modify: copy it first)."""
+    return quick_report.folder
+
+
+@pytest.fixture(scope="session")
+def registry(quick_report: TrainReport) -> LocalStore:
+    assert isinstance(quick_report.store, LocalStore)
+    return quick_report.store
+
+
+@pytest.fixture(scope="session")
+def production(registry: LocalStore) -> Iterator[Snapshot]:
+    yield registry.fetch(PRODUCTION_ALIAS)

@@ -1,0 +1,91 @@
+"""`python -m training` end to end in a subprocess, as a user runs it: on a small sample, then its errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from huggingface_hub import ModelCard
+
+from modelrepo import PRODUCTION_ALIAS, REQUIRED_FILES, LocalStore, verify_folder
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_training(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "training", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )
+
+
+@pytest.fixture(scope="module")
+def sample_csv(ames: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("data") / "sample.csv"
+    ames.sample(500, random_state=0).drop(columns=["Order", "PID"]).to_csv(path, index=False)
+    return path
+
+
+def test_cli_trains_writes_publishes_and_gates(sample_csv: Path, tmp_path: Path) -> None:
+    common = ("--data", str(sample_csv), "--quick", "--folds", "2", "--registry", str(tmp_path / "registry"))
+    first = run_training(*common, "--output", str(tmp_path / "out"), cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "[6/6] publishing to the local registry" in first.stdout
+    assert "promoted to production (no production version yet)" in first.stdout
+
+    folder = tmp_path / "registry" / "v1"
+    assert set(REQUIRED_FILES) <= {p.name for p in folder.iterdir()}
+    verify_folder(folder)
+    card = ModelCard.load(folder / "README.md")
+    assert card.data.library_name == "sklearn" and card.data.eval_results
+
+    # A model that cannot beat production is published but not promoted, unless forced.
+    worse = ("--holdout", "0.5", "--tolerance", "-1")
+    second = run_training(*common, *worse, "--output", str(tmp_path / "out"), cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert "NOT promoted; production unchanged" in second.stdout and "v1 (production before)" in second.stdout
+    store = LocalStore(tmp_path / "registry")
+    assert [v.name for v in store.versions()] == ["v1", "v2"]
+    assert store.resolve(PRODUCTION_ALIAS).name == "v1"
+
+    forced = run_training(*common, *worse, "--force", "--output", str(tmp_path / "out"), cwd=tmp_path)
+    assert "promoted to production (forced" in forced.stdout
+    assert store.resolve(PRODUCTION_ALIAS).name == "v3"
+
+    kept = run_training(*common, "--no-promote", "--output", str(tmp_path / "out"), cwd=tmp_path)
+    assert "--no-promote" in kept.stdout and store.resolve(PRODUCTION_ALIAS).name == "v3"
+    assert json.loads((tmp_path / "registry" / "aliases.json").read_text()) == {PRODUCTION_ALIAS: "v3"}
+
+
+@pytest.mark.parametrize(
+    ("content", "args", "message"),
+    [
+        (None, (), "Data file not found"),
+        ("a,b\n", ("--target", "b"), "has no data rows"),
+        ("a,b\n1,2\n", ("--target", "price"), "Target column 'price' is not in the data"),
+        ("a,price\n1,cheap\n", ("--target", "price"), "must be numeric"),
+    ],
+)
+def test_cli_errors_are_one_line_with_what_to_fix(
+    tmp_path: Path, content: str | None, args: tuple[str, ...], message: str
+) -> None:
+    path = tmp_path / "bad.csv"
+    if content is not None:
+        path.write_text(content)
+    result = run_training("--data", str(path), *args, "--registry", str(tmp_path / "registry"), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: ") and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "registry").exists()
+
+
+def test_cli_help_lists_the_options() -> None:
+    result = run_training("--help", cwd=ROOT)
+    assert result.returncode == 0
+    for option in ("--data", "--target", "--keep-outliers", "--force", "--no-promote", "--repo", "--registry"):
+        assert option in result.stdout

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from modelrepo import FeatureKind, Schema, Target
+from training.data import AMES_FEATURE_DOCS, split_target
+from training.features import build_schema, identifier_columns, infer_kinds, model_columns, read_feature_docs
+
+TARGET = Target(name="price", unit="USD", description="price")
+
+
+def test_kinds_inferred_on_a_made_up_table() -> None:
+    table = pd.DataFrame(
+        {
+            "area": [50.5, 60.0, np.nan, 80.25],
+            "rooms": [1, 2, 3, 2],
+            "floors": [1.0, 2.0, np.nan, 1.0],
+            "garden": [True, False, True, True],
+            "colour": ["red", "blue", None, "red"],
+        }
+    )
+    kinds = infer_kinds(table)
+    assert kinds == {
+        "area": FeatureKind.NUMBER,
+        "rooms": FeatureKind.INTEGER,
+        "floors": FeatureKind.INTEGER,
+        "garden": FeatureKind.BOOLEAN,
+        "colour": FeatureKind.CATEGORY,
+    }
+    assert model_columns(kinds) == (["area", "rooms", "floors", "garden"], ["colour"])
+
+    schema = build_schema(table, kinds, target=TARGET, ranks={"rooms": 1, "area": 2}, docs={})
+    area, rooms, floors, garden, colour = schema.features
+    assert (area.nullable, area.minimum, area.maximum, area.default) == (True, 50.5, 80.25, 60.0)
+    assert (rooms.nullable, rooms.default, rooms.importance_rank) == (False, 2, 1)
+    assert floors.default == 1 and isinstance(floors.default, int)
+    assert garden.kind is FeatureKind.BOOLEAN and garden.default is True
+    assert colour.categories == ["blue", "red"] and colour.default == "red" and colour.nullable
+    assert "one of 2 categories" in colour.description and colour.group == "Other"
+    assert Schema.model_validate_json(schema.model_dump_json()) == schema
+
+
+def test_identifier_columns_are_recognised() -> None:
+    rows = 40
+    table = pd.DataFrame(
+        {"id": range(1, rows + 1), "code": [f"c{i}" for i in range(rows)], "rooms": np.arange(rows) % 5}
+    )
+    assert identifier_columns(table, infer_kinds(table)) == ["id", "code"]
+
+
+def test_ames_schema_has_docs_groups_ranges_and_categories(ames: pd.DataFrame) -> None:
+    table = split_target(ames, target="SalePrice", drop=("Order", "PID"), source="ames")
+    kinds = infer_kinds(table.features)
+    docs = read_feature_docs(AMES_FEATURE_DOCS)
+    schema = build_schema(table.features, kinds, target=TARGET, ranks={}, docs=docs)
+
+    assert len(schema.features) == 79 and set(docs) == set(schema.names)
+    assert all(feature.description and feature.group != "Other" for feature in schema.features)
+    living = schema.feature("Gr Liv Area")
+    assert (living.kind, living.minimum, living.maximum) == (FeatureKind.INTEGER, 334, 5642)
+    veneer = schema.feature("Mas Vnr Type")
+    assert veneer.kind is FeatureKind.CATEGORY and "None" in (veneer.categories or []) and veneer.nullable
+    assert schema.feature("Neighborhood").default == "NAmes"
+    assert schema.feature("Lot Frontage").nullable

@@ -1,0 +1,99 @@
+"""Render the model card (`README.md` of the model repository) from the top-level `model_card.md` template.
+
+The YAML front matter is built by `huggingface_hub.ModelCardData`, so that the Hub reads the library, tags,
+license, dataset, metrics and `model-index` evaluation results exactly as it documents them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+from modelrepo import CARD_FILE, IMAGES_DIR, Schema
+from modelrepo.metrics import Metrics
+
+from .pipeline import ModelConfig
+from .plots import IMPORTANCES, PREDICTED_VS_ACTUAL, RESIDUALS
+
+TEMPLATE = Path(__file__).resolve().parents[1] / "model_card.md"
+TAGS = ["sklearn", "skops", "tabular-regression", "house-prices", "ames-housing"]
+LICENSE = "mit"
+
+
+@dataclass(frozen=True)
+class CardFacts:
+    """What the card says beyond the contract files: names, provenance and where the model lives."""
+
+    model_name: str
+    repo_id: str | None
+    space_url: str | None
+    dataset_id: str
+    dataset_name: str
+    data_source: str
+    data_sha256: str
+    data_rows: int
+    citation: str | None
+    is_ames: bool
+    quick: bool
+
+
+def card_data(metrics: Metrics, facts: CardFacts) -> ModelCardData:
+    cv = metrics.cross_validation.without_outliers
+    holdout = metrics.holdout.without_outliers
+    split = f"{metrics.cross_validation.folds}-fold cross-validation"
+
+    def result(metric_type: str, name: str, value: float, dataset_split: str) -> EvalResult:
+        return EvalResult(
+            task_type="tabular-regression",
+            dataset_type=facts.dataset_id,
+            dataset_name=facts.dataset_name,
+            dataset_split=dataset_split,
+            metric_type=metric_type,
+            metric_name=name,
+            metric_value=round(value, 6),
+        )
+
+    return ModelCardData(
+        model_name=facts.model_name,
+        library_name="sklearn",
+        license=LICENSE,
+        tags=TAGS,
+        datasets=[facts.dataset_id],
+        metrics=["rmse", "mae", "mape", "r_squared"],
+        pipeline_tag="tabular-regression",
+        eval_results=[
+            result("rmse", f"RMSE of log price ({split})", cv["rmse_log"].mean, split),
+            result("mape", f"MAPE ({split})", cv["mape"].mean, split),
+            result("rmse", "RMSE of log price (holdout)", holdout["rmse_log"], "holdout"),
+            result("mae", "MAE in dollars (holdout)", holdout["mae"], "holdout"),
+            result("r_squared", "R² (holdout)", holdout["r2"], "holdout"),
+        ],
+    )
+
+
+def render_card(
+    folder: Path, *, schema: Schema, metrics: Metrics, config: ModelConfig, facts: CardFacts, trusted_types: list[str]
+) -> Path:
+    card = ModelCard.from_template(
+        card_data(metrics, facts),
+        template_path=str(TEMPLATE),
+        facts=facts,
+        schema=schema,
+        top_features=schema.by_importance()[:15],
+        metrics=metrics,
+        hyperparameters=config.as_table(),
+        trusted_types=trusted_types,
+        images={
+            "predicted_vs_actual": f"{IMAGES_DIR}/{PREDICTED_VS_ACTUAL}",
+            "residuals": f"{IMAGES_DIR}/{RESIDUALS}",
+            "importances": f"{IMAGES_DIR}/{IMPORTANCES}",
+        },
+        repo_id=facts.repo_id or "<user>/<model-repo>",
+        call_example=json.dumps({feature.name: feature.default for feature in schema.by_importance()[:2]}),
+    )
+    path = folder / CARD_FILE
+    card.save(path)
+    return path

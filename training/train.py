@@ -1,0 +1,180 @@
+"""One training run: data → schema → pipeline → evaluation → model repository → published version."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from modelrepo import IMAGES_DIR, LocalStore, Manifest, Store, Target
+from modelrepo.metrics import Metrics
+
+from .card import CardFacts, render_card
+from .data import AMES_CITATION, TrainingTable, outlier_mask, read_table, split_target
+from .evaluate import Evaluation, evaluate, fit_final, importance_ranks
+from .features import build_schema, identifier_columns, infer_kinds, model_columns, read_feature_docs
+from .pipeline import build_pipeline
+from .plots import write_plots
+from .profile import build_reference, write_examples
+from .publish import PublishResult, publish
+from .repository import RepositoryContent, prepare_folder, verify_reload, write_contract_files, write_manifest
+from .settings import TrainOptions
+
+Progress = Callable[[str], None]
+EXAMPLE_COUNT = 5
+
+
+@dataclass(frozen=True)
+class TrainReport:
+    folder: Path
+    metrics: Metrics
+    manifest: Manifest
+    published: PublishResult | None
+    store: Store | None
+
+
+def train(options: TrainOptions, *, progress: Progress = print, store: Store | None = None) -> TrainReport:
+    """Train, evaluate, write and (unless told not to) publish; every step reports progress."""
+    progress(f"[1/6] loading {options.data}")
+    table = _load(options, progress)
+    features, target = table.features, table.target
+    outliers = outlier_mask(features, column=options.outlier_column, above=options.outlier_above)
+    kinds = infer_kinds(features)
+    numeric, categorical = model_columns(kinds)
+    progress(
+        f"      {len(features):,} rows, {len(numeric)} numeric and {len(categorical)} categorical features, "
+        f"{int(outliers.sum())} outliers"
+    )
+
+    progress(f"[2/6] evaluating: {options.folds}-fold cross-validation and a {options.holdout_fraction:.0%} holdout")
+    pipeline = build_pipeline(numeric, categorical, options.model)
+    evaluation = evaluate(
+        pipeline,
+        features,
+        target,
+        outliers,
+        folds=options.folds,
+        holdout_fraction=options.holdout_fraction,
+        seed=options.model.seed,
+        keep_outliers=options.keep_outliers,
+        progress=lambda line: progress(f"      {line}"),
+    )
+    progress("[3/6] permutation importance on the holdout")
+    holdout_rows = features.iloc[evaluation.holdout_rows]
+    importances = importance_ranks(
+        evaluation.holdout_model,
+        holdout_rows,
+        target.iloc[evaluation.holdout_rows],
+        repeats=options.importance_repeats,
+        seed=options.model.seed,
+    )
+    ranks = {str(name): rank for rank, name in enumerate(importances.index, start=1)}
+    schema = build_schema(
+        features, kinds, target=_target(options), ranks=ranks, docs=read_feature_docs(options.feature_docs)
+    )
+    metrics = _metrics(options, evaluation, outliers)
+
+    fitted_rows = len(features) if options.keep_outliers else int((~outliers).sum())
+    progress(f"[4/6] fitting the final model on {fitted_rows:,} rows")
+    model = fit_final(pipeline, features, target, outliers, keep_outliers=options.keep_outliers)
+
+    progress(f"[5/6] writing the model repository to {options.output}")
+    folder = prepare_folder(options.output)
+    content = RepositoryContent(
+        model, schema, metrics, build_reference(features, schema, evaluation.out_of_fold), table.fingerprint
+    )
+    untrusted = write_contract_files(folder, content)
+    examples = _example_rows(features, target, evaluation.holdout_rows, outliers)
+    predictions = verify_reload(folder, model, features.loc[examples])
+    write_examples(folder, features.loc[examples], predictions=predictions, actual=target.loc[examples].to_numpy())
+    write_plots(
+        folder / IMAGES_DIR,
+        actual=target.to_numpy(),
+        predicted=evaluation.out_of_fold,
+        outliers=outliers,
+        importances=importances,
+    )
+    render_card(
+        folder,
+        schema=schema,
+        metrics=metrics,
+        config=options.model,
+        facts=_facts(options, table),
+        trusted_types=untrusted,
+    )
+    manifest = write_manifest(folder, fingerprint=table.fingerprint, untrusted=untrusted)
+    progress(f"      reloaded model.skops with the allowlist: predictions identical on {len(examples)} examples")
+
+    if not options.publish:
+        progress("[6/6] not publishing (--no-publish)")
+        return TrainReport(folder, metrics, manifest, None, None)
+    store = store or LocalStore(options.registry)
+    progress(f"[6/6] publishing to the {store.description}")
+    result = publish(
+        folder,
+        store,
+        new_metrics=metrics,
+        force=options.force,
+        promote=options.promote,
+        tolerance=options.tolerance,
+        message=f"Train on {table.fingerprint.source} ({table.fingerprint.sha256[:12]})",
+    )
+    return TrainReport(folder, metrics, manifest, result, store)
+
+
+def _load(options: TrainOptions, progress: Progress) -> TrainingTable:
+    raw = read_table(options.data)
+    source = "training/data/ames.csv.gz" if options.is_ames else options.data.name
+    table = split_target(raw, target=options.target, drop=options.drop, source=source)
+    ids = identifier_columns(table.features, infer_kinds(table.features))
+    if ids:
+        progress(f"      ignoring identifier columns (a distinct value on every row): {', '.join(ids)}")
+        table = TrainingTable(table.features.drop(columns=ids), table.target, table.fingerprint)
+    return table
+
+
+def _target(options: TrainOptions) -> Target:
+    if options.is_ames:
+        return Target(name=options.target, unit="USD", description="sale price of the house in US dollars")
+    return Target(
+        name=options.target, unit="same unit as the training data", description=f"the {options.target} column"
+    )
+
+
+def _metrics(options: TrainOptions, evaluation: Evaluation, outliers: np.ndarray) -> Metrics:
+    return Metrics(
+        target=options.target,
+        unit="USD" if options.is_ames else "as in the data",
+        training_rows=int(len(outliers) if options.keep_outliers else (~outliers).sum()),
+        outlier_rule=f"{options.outlier_column} > {options.outlier_above:g}" if outliers.any() else None,
+        outliers_removed=0 if options.keep_outliers else int(outliers.sum()),
+        cross_validation=evaluation.cross_validation,
+        holdout=evaluation.holdout,
+        interval=evaluation.interval,
+    )
+
+
+def _example_rows(features: pd.DataFrame, target: pd.Series, holdout: np.ndarray, outliers: np.ndarray) -> list[int]:
+    """Real holdout sales spread over the price range (10th to 90th percentile)."""
+    candidates = target.iloc[holdout[~outliers[holdout]]].sort_values()
+    positions = np.linspace(0.1, 0.9, EXAMPLE_COUNT) * (len(candidates) - 1)
+    return sorted({int(candidates.index[int(round(p))]) for p in positions})
+
+
+def _facts(options: TrainOptions, table: TrainingTable) -> CardFacts:
+    return CardFacts(
+        model_name=options.model_name if options.is_ames else f"{options.target} estimator",
+        repo_id=options.repo_id,
+        space_url=None,
+        dataset_id=options.dataset_id if options.is_ames else options.data.stem,
+        dataset_name="Ames Housing (De Cock 2011)" if options.is_ames else options.data.name,
+        data_source=table.fingerprint.source,
+        data_sha256=table.fingerprint.sha256,
+        data_rows=table.fingerprint.rows,
+        citation=AMES_CITATION if options.is_ames else None,
+        is_ames=options.is_ames,
+        quick=options.quick,
+    )
