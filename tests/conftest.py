@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from modelrepo import PRODUCTION_ALIAS, LocalStore, Snapshot
+from tests.live import LiveApp, start_app
 from training import QUICK_CONFIG, TrainOptions, TrainReport, train
 from training.data import AMES_CSV, NA_MARKERS
 
@@ -74,3 +75,20 @@ def registry(quick_report: TrainReport) -> LocalStore:
 @pytest.fixture(scope="session")
 def production(registry: LocalStore) -> Iterator[Snapshot]:
     yield registry.fetch(PRODUCTION_ALIAS)
+
+
+@pytest.fixture(scope="session")
+def live_app(registry: LocalStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
+    """The real app serving the session's quick model from its local registry, on a free loopback port."""
+    workdir = tmp_path_factory.mktemp("live-app")
+    app = start_app(
+        {
+            "MODEL_REGISTRY": str(registry.root),
+            "HF_HOME": str(workdir / "hf-home"),
+            "PREDICTION_LOG_DIR": str(workdir / "logs"),
+            "MAX_BATCH_ROWS": "50",
+        },
+        workdir=workdir,
+    )
+    yield app
+    app.stop()

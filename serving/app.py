@@ -1,0 +1,65 @@
+"""Wire the pieces into one ASGI app: REST routes first, then Gradio mounted at the root."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from dataclasses import dataclass
+
+import gradio as gr
+from fastapi import FastAPI
+
+from .loader import ServedModel, load_served_model
+from .predictor import Predictor
+from .rest import install_rest
+from .settings import ServingSettings
+from .ui import build_blocks
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServingApp:
+    app: FastAPI
+    predictor: Predictor
+    blocks: gr.Blocks
+    mcp_enabled: bool
+
+
+def mcp_available() -> bool:
+    """MCP needs the optional `gradio[mcp]` extra; without it the app serves everything else."""
+    return importlib.util.find_spec("mcp") is not None
+
+
+def build_app(settings: ServingSettings, *, served: ServedModel | None = None) -> ServingApp:
+    served = served or load_served_model(settings)
+    predictor = Predictor(served, max_rows=settings.max_batch_rows)
+    app = FastAPI(
+        title=f"{served.schema.target.name} estimator",
+        version=served.version,
+        description=(
+            f"Estimates `{served.schema.target.name}` ({served.schema.target.unit}) from house features. "
+            f"Serving model {served.version} (commit {served.commit}). Omitted features take their training defaults."
+        ),
+    )
+    install_rest(app, predictor, max_body_bytes=settings.max_body_bytes, is_ready=lambda: True)
+    blocks = build_blocks(predictor, card_url=_card_url(settings, served))
+    blocks.queue(default_concurrency_limit=4, max_size=64)
+    mcp = mcp_available()
+    app = gr.mount_gradio_app(
+        app,
+        blocks,
+        path="/",
+        mcp_server=mcp,
+        enable_monitoring=False,
+        max_file_size=settings.max_upload_bytes,
+        allowed_paths=[str(served.folder)],
+        footer_links=["api", "gradio"],
+    )
+    return ServingApp(app=app, predictor=predictor, blocks=blocks, mcp_enabled=mcp)
+
+
+def _card_url(settings: ServingSettings, served: ServedModel) -> str | None:
+    if settings.model_repo:
+        return f"https://huggingface.co/{settings.model_repo}/blob/{served.commit}/README.md"
+    return None

@@ -1,0 +1,23 @@
+"""Errors the serving side raises; each surface turns them into its own form (gr.Error, HTTP 422/413/503)."""
+
+from __future__ import annotations
+
+
+class ServingError(Exception):
+    """Base class of serving errors."""
+
+
+class StartupError(ServingError, RuntimeError):
+    """The app cannot start: no model, a model that fails verification, or a bad setting."""
+
+
+class InputError(ServingError, ValueError):
+    """A request does not match the schema; `problems` name the row, the field and what is expected."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+class TooLargeError(ServingError, ValueError):
+    """A batch or upload is over the configured limit."""

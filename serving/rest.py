@@ -1,0 +1,161 @@
+"""JSON REST routes beside Gradio: predict, batch, model, liveness, readiness, with clear 4xx messages.
+
+This module does not use `from __future__ import annotations`: FastAPI reads the request models generated
+from the schema at run time from the route functions' annotations.
+"""
+
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, create_model
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .errors import InputError, TooLargeError
+from .predictor import Predictor
+from .validation import error_message
+
+API_PREFIX = "/api/v1"
+
+
+class Prediction(BaseModel):
+    price: float = Field(description="Estimated sale price in dollars.")
+    low: float = Field(description="Lower end of the prediction interval, in dollars.")
+    high: float = Field(description="Upper end of the prediction interval, in dollars.")
+    level: float = Field(description="Share of cross-validated sales whose price fell inside such an interval.")
+    model_version: str
+    model_commit: str
+
+
+class BatchItem(BaseModel):
+    row: int = Field(description="1-based position of the row in the request.")
+    prediction: Prediction
+
+
+class BatchResult(BaseModel):
+    results: list[BatchItem]
+    model_version: str
+    model_commit: str
+
+
+class Problem(BaseModel):
+    detail: str = Field(description="What is wrong and what is expected, naming the row and the field.")
+    problems: list[str]
+    model_version: str
+
+
+def install_rest(app: FastAPI, predictor: Predictor, *, max_body_bytes: int, is_ready: Any) -> None:
+    """Add the routes, the error handlers and the middleware that stamps the model version on responses."""
+    version, commit = predictor.served.version, predictor.served.commit
+    house = predictor.validator.model
+    batch = create_model(
+        "Batch",
+        __config__=ConfigDict(extra="forbid"),
+        rows=(list[house], Field(min_length=1, max_length=predictor.validator.max_rows)),  # type: ignore[valid-type]
+    )
+    router = APIRouter(prefix=API_PREFIX, tags=["prediction"])
+    errors: dict[int | str, dict[str, Any]] = {422: {"model": Problem}, 413: {"model": Problem}}
+
+    def predict(features: BaseModel) -> dict[str, Any]:
+        return predictor.predict_rows([features.model_dump(by_alias=True)])[0].as_dict()
+
+    def predict_batch(body: Any) -> dict[str, Any]:
+        rows = [row.model_dump(by_alias=True) for row in body.rows]
+        estimates = predictor.predict_rows(rows)
+        results = [{"row": number, "prediction": e.as_dict()} for number, e in enumerate(estimates, start=1)]
+        return {"results": results, "model_version": version, "model_commit": commit}
+
+    # FastAPI reads the request models from the annotations: give it the classes generated from the schema.
+    predict.__annotations__["features"] = house
+    predict_batch.__annotations__["body"] = batch
+    router.post("/predict", response_model=Prediction, responses=errors, summary="Estimate the price of one house")(
+        predict
+    )
+    router.post("/predict/batch", response_model=BatchResult, responses=errors, summary="Estimate many houses")(
+        predict_batch
+    )
+
+    @router.get("/model", summary="Version, provenance, metrics and input schema of the served model")
+    def model_info() -> dict[str, Any]:
+        return predictor.info()
+
+    app.include_router(router)
+
+    @app.get("/health/live", tags=["health"], summary="Liveness: the server is running")
+    def live() -> dict[str, str]:
+        return {"status": "alive", "model_version": version}
+
+    @app.get("/health/ready", tags=["health"], summary="Readiness: the model is verified, loaded and warmed up")
+    def ready() -> JSONResponse:
+        if not is_ready():
+            return JSONResponse({"status": "starting", "model_version": version}, status_code=503)
+        return JSONResponse({"status": "ready", "model_version": version, "model_commit": commit})
+
+    _install_error_handlers(app, version)
+    app.add_middleware(_VersionAndSizeMiddleware, version=version, commit=commit, max_body_bytes=max_body_bytes)
+
+
+def _problem(status: int, problems: list[str], version: str) -> JSONResponse:
+    body = {"detail": "; ".join(problems), "problems": problems, "model_version": version}
+    return JSONResponse(body, status_code=status)
+
+
+def _install_error_handlers(app: FastAPI, version: str) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def validation_failed(_: Request, error: RequestValidationError) -> JSONResponse:
+        # Never echo the raw input: a NaN in it cannot be serialized, and it may be large.
+        details = list(error.errors())
+        oversized = [d for d in details if d.get("type") == "too_long" and tuple(d.get("loc", ()))[-1:] == ("rows",)]
+        if oversized:
+            ctx = oversized[0].get("ctx", {})
+            limit, actual = ctx.get("max_length"), ctx.get("actual_length")
+            return _problem(
+                413, [f"{actual} rows is over the limit of {limit} rows per request; split the batch"], version
+            )
+        return _problem(422, [error_message(_rest_detail(detail)) for detail in details], version)
+
+    @app.exception_handler(InputError)
+    async def input_failed(_: Request, error: InputError) -> JSONResponse:
+        return _problem(422, error.problems, version)
+
+    @app.exception_handler(TooLargeError)
+    async def too_large(_: Request, error: TooLargeError) -> JSONResponse:
+        return _problem(413, [str(error)], version)
+
+
+def _rest_detail(detail: Any) -> Any:
+    """Turn FastAPI's location ("body", "rows", 3, "Gr Liv Area") into the validator's ("row 4", field)."""
+    location = [part for part in detail.get("loc", ()) if part not in ("body", "features")]
+    if len(location) >= 2 and location[0] == "rows" and isinstance(location[1], int):
+        location = [f"row {location[1] + 1}", *location[2:]]
+    return {**detail, "loc": tuple(location)}
+
+
+class _VersionAndSizeMiddleware:
+    """Refuse oversized REST bodies before they are read, and stamp the model version on every response.
+
+    Pure ASGI (not BaseHTTPMiddleware) so that Gradio's streamed queue responses pass through untouched.
+    """
+
+    def __init__(self, app: ASGIApp, *, version: str, commit: str, max_body_bytes: int) -> None:
+        self.app, self.max_body_bytes = app, max_body_bytes
+        self.headers = [(b"x-model-version", version.encode()), (b"x-model-commit", commit.encode())]
+        self.version = version
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def stamped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *self.headers]}
+            await send(message)
+
+        length = dict(scope.get("headers", [])).get(b"content-length", b"")
+        if scope["path"].startswith(API_PREFIX) and length.isdigit() and int(length) > self.max_body_bytes:
+            text = f"request body of {int(length):,} bytes is over the limit of {self.max_body_bytes:,} bytes"
+            await _problem(413, [text], self.version)(scope, receive, stamped)
+            return
+        await self.app(scope, receive, stamped)

@@ -1,0 +1,63 @@
+"""Serving settings, read once from the environment (the Spaces way) with defaults that work offline."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from modelrepo import PRODUCTION_ALIAS
+
+from .errors import StartupError
+
+
+@dataclass(frozen=True)
+class ServingSettings:
+    model_repo: str | None = None
+    registry: Path = Path("registry")
+    revision: str = PRODUCTION_ALIAS
+    hf_token: str | None = None
+    log_dir: Path = Path("logs")
+    log_repo: str | None = None
+    api_token: str | None = None
+    server_name: str = "127.0.0.1"
+    server_port: int = 7860
+    max_batch_rows: int = 1000
+    max_body_bytes: int = 2_000_000
+    max_upload_bytes: int = 2_000_000
+
+    @property
+    def source(self) -> str:
+        return f"Hub repo {self.model_repo}" if self.model_repo else f"local registry {self.registry}"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ServingSettings:
+        env = os.environ if environ is None else environ
+        return cls(
+            model_repo=env.get("MODEL_REPO") or None,
+            registry=Path(env.get("MODEL_REGISTRY") or "registry"),
+            revision=env.get("MODEL_REVISION") or PRODUCTION_ALIAS,
+            hf_token=env.get("HF_TOKEN") or None,
+            log_dir=Path(env.get("PREDICTION_LOG_DIR") or "logs"),
+            log_repo=env.get("PREDICTION_LOG_REPO") or None,
+            api_token=env.get("API_TOKEN") or None,
+            server_name=env.get("GRADIO_SERVER_NAME") or "127.0.0.1",
+            server_port=_integer(env, "GRADIO_SERVER_PORT", 7860),
+            max_batch_rows=_integer(env, "MAX_BATCH_ROWS", 1000),
+            max_body_bytes=_integer(env, "MAX_BODY_BYTES", 2_000_000),
+            max_upload_bytes=_integer(env, "MAX_UPLOAD_BYTES", 2_000_000),
+        )
+
+
+def _integer(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as error:
+        raise StartupError(f"{name}={raw!r} is not a whole number; unset it or give one such as {default}.") from error
+    if value <= 0:
+        raise StartupError(f"{name} must be positive (got {value}).")
+    return value

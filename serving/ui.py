@@ -1,0 +1,265 @@
+"""The Gradio app: a page with Estimate, Batch and Model tabs, and the named API endpoints (also MCP tools).
+
+The form is generated from the schema: the most important features first, the rest folded away by group
+with their training defaults. Callbacks only translate between components and `Predictor`.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+
+from modelrepo import CARD_FILE, IMAGES_DIR, Feature, FeatureKind
+
+from .errors import InputError, TooLargeError
+from .predictor import Estimate, Predictor
+
+TOP_FEATURES = 12
+MISSING_CHOICE = "(missing)"
+
+
+def build_blocks(predictor: Predictor, *, card_url: str | None = None) -> gr.Blocks:
+    schema = predictor.served.schema
+    ordered = schema.by_importance()
+    with gr.Blocks(title=f"{schema.target.name} estimator") as blocks:
+        gr.Markdown(
+            f"# House price estimator\nModel **{predictor.served.version}** "
+            f"(commit `{predictor.served.commit[:12]}`) from the {predictor.served.store_description}."
+        )
+        with gr.Tab("Estimate"):
+            _estimate_tab(predictor, ordered)
+        with gr.Tab("Batch"):
+            _batch_tab(predictor)
+        with gr.Tab("Model"):
+            _model_tab(predictor, card_url)
+        _api_endpoints(predictor)
+    return blocks
+
+
+def _estimate_tab(predictor: Predictor, ordered: list[Feature]) -> list[gr.components.Component]:
+    examples = predictor.served.examples
+    gr.Markdown(
+        f"Fill in the house. The {TOP_FEATURES} features the model relies on most come first; the others are "
+        "folded below with their most common values from the training data."
+    )
+    with gr.Row():
+        buttons = [gr.Button(f"Example {n}", size="sm", variant="secondary") for n in range(1, len(examples) + 1)]
+    features: list[Feature] = []  # in the order of `components`
+    components: list[gr.components.Component] = []
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3):
+            with gr.Group():
+                features += ordered[:TOP_FEATURES]
+                components += [_component(feature) for feature in ordered[:TOP_FEATURES]]
+            rest = ordered[TOP_FEATURES:]
+            with gr.Accordion(f"More features ({len(rest)})", open=False):
+                for group in sorted({feature.group for feature in rest}):
+                    members = [feature for feature in rest if feature.group == group]
+                    with gr.Accordion(group, open=False):
+                        features += members
+                        components += [_component(feature) for feature in members]
+        with gr.Column(scale=2):
+            button = gr.Button("Estimate price", variant="primary")
+            result = gr.Markdown("Press **Estimate price** to see the estimate.", elem_id="estimate")
+
+    def estimate(*values: Any) -> str:
+        row = _row_from_components(features, values)
+        return _format_estimate(_call(predictor.predict, row))
+
+    button.click(estimate, inputs=components, outputs=result, api_visibility="private")
+    for number, example_button in enumerate(buttons):
+        example = examples[number]
+        example_button.click(
+            _filler(features, example), inputs=None, outputs=components, api_visibility="private", queue=False
+        )
+    return components
+
+
+def _filler(features: list[Feature], example: dict[str, Any]) -> Callable[[], list[Any]]:
+    def fill() -> list[Any]:
+        return [_display_value(feature, example.get(feature.name)) for feature in features]
+
+    return fill
+
+
+def _component(feature: Feature) -> gr.components.Component:
+    info = feature.description
+    if feature.minimum is not None and feature.maximum is not None:
+        info += f" (training data: {feature.minimum:,.4g} to {feature.maximum:,.4g})"
+    value = _display_value(feature, feature.default)
+    if feature.kind is FeatureKind.CATEGORY:
+        choices = list(feature.categories or []) + ([MISSING_CHOICE] if feature.nullable else [])
+        return gr.Dropdown(choices=choices, value=value, label=feature.name, info=info)
+    if feature.kind is FeatureKind.BOOLEAN:
+        return gr.Checkbox(value=bool(value), label=feature.name, info=info)
+    precision = 0 if feature.kind is FeatureKind.INTEGER else None
+    return gr.Number(value=value, label=feature.name, info=info, precision=precision)
+
+
+def _display_value(feature: Feature, value: Any) -> Any:
+    if value is None:
+        return MISSING_CHOICE if feature.kind is FeatureKind.CATEGORY else None
+    return value
+
+
+def _row_from_components(features: list[Feature], values: tuple[Any, ...]) -> dict[str, Any]:
+    """UI values into a JSON-like row: empty numbers are missing (or default), integers become ints."""
+    row: dict[str, Any] = {}
+    for feature, value in zip(features, values, strict=True):
+        if value is None or value == MISSING_CHOICE or (isinstance(value, float) and math.isnan(value)):
+            if feature.nullable:
+                row[feature.name] = None
+            continue
+        if feature.kind is FeatureKind.INTEGER and isinstance(value, float) and value.is_integer():
+            value = int(value)
+        row[feature.name] = value
+    return row
+
+
+def _format_estimate(estimate: Estimate) -> str:
+    return (
+        f"## ${estimate.price:,.0f}\n"
+        f"{estimate.level:.0%} range: **${estimate.low:,.0f} – ${estimate.high:,.0f}**  \n"
+        f"model {estimate.model_version} · commit `{estimate.model_commit[:12]}`"
+    )
+
+
+def _batch_tab(predictor: Predictor) -> None:
+    limit = predictor.validator.max_rows
+    gr.Markdown(
+        f"Upload a CSV of houses with a header row using the feature names (see the Model tab). Up to **{limit:,} "
+        "rows**; missing columns take their defaults. Bad rows are listed by row number and column; the good "
+        "rows are still priced."
+    )
+    upload = gr.File(label="Houses (CSV)", file_types=[".csv"], type="filepath")
+    button = gr.Button("Estimate prices", variant="primary")
+    report = gr.Markdown(elem_id="batch-report")
+    table = gr.Dataframe(label="Estimates", interactive=False, elem_id="batch-table")
+    download = gr.File(label="Download the estimates (CSV)", interactive=False)
+
+    def run(path: str | None) -> tuple[str, pd.DataFrame, str | None]:
+        if not path:
+            raise gr.Error("Choose a CSV file first.")
+        content = Path(path).read_bytes()
+        raws = _call(predictor.validator.csv_rows, content)
+        results = _call(predictor.predict_batch, raws)
+        frame = pd.DataFrame(_batch_records(results))
+        with tempfile.NamedTemporaryFile("w", suffix=".csv", prefix="estimates-", delete=False) as stream:
+            frame.to_csv(stream, index=False)
+        errors = [str(result) for result in results if isinstance(result, InputError)]
+        summary = f"Priced **{len(results) - len(errors)}** of {len(results)} rows."
+        if errors:
+            summary += "\n\n" + "\n".join(f"- {error}" for error in errors[:50])
+        return summary, frame, stream.name
+
+    button.click(run, inputs=upload, outputs=[report, table, download], api_visibility="private")
+
+
+def _batch_records(results: list[Estimate | InputError]) -> list[dict[str, Any]]:
+    records = []
+    for number, result in enumerate(results, start=1):
+        if isinstance(result, InputError):
+            records.append({"row": number, "price": None, "low": None, "high": None, "error": str(result)})
+        else:
+            records.append(
+                {
+                    "row": number,
+                    "price": round(result.price),
+                    "low": round(result.low),
+                    "high": round(result.high),
+                    "error": "",
+                }
+            )
+    return records
+
+
+def _model_tab(predictor: Predictor, card_url: str | None) -> None:
+    info = predictor.info()
+    metrics = info["metrics"]
+    data = info["data"]
+    link = f"[model card]({card_url})" if card_url else f"model card: `{predictor.served.folder / CARD_FILE}`"
+    gr.Markdown(
+        f"""### Model {info["model_version"]}
+| | |
+|---|---|
+| commit | `{info["model_commit"]}` |
+| source | {info["source"]}{" (offline: served from the local cache)" if info["offline"] else ""} |
+| trained | {info["created_at"]} from code `{info["code_commit"] or "unknown"}` |
+| data | `{data["source"]}`, {data["rows"]:,} rows, sha256 `{data["sha256"][:16]}…` |
+| CV RMSE of log price | {metrics["cv_rmse_log"]:.4f} |
+| CV mean absolute % error | {metrics["cv_mape"]:.2%} |
+| CV mean absolute error | ${metrics["cv_mae"]:,.0f} |
+| holdout RMSE of log price | {metrics["holdout_rmse_log"]:.4f} |
+| libraries | {", ".join(f"{k} {v}" for k, v in info["library_versions"].items())} |
+
+{link}"""
+    )
+    images = sorted((predictor.served.folder / IMAGES_DIR).glob("*.png"))
+    if images:
+        gr.Gallery([str(image) for image in images], label="Evaluation plots", columns=3, height="auto")
+    frame = pd.DataFrame(
+        [
+            {
+                "rank": f["importance_rank"],
+                "feature": f["name"],
+                "kind": f["kind"],
+                "default": f["default"],
+                "description": f["description"],
+            }
+            for f in info["features"]
+        ]
+    )
+    gr.Dataframe(frame, label="Input features", interactive=False)
+
+
+def _api_endpoints(predictor: Predictor) -> None:
+    """Typed, named endpoints for gradio_client and MCP; the UI's own events stay private."""
+
+    def predict(house: dict[str, Any]) -> dict[str, Any]:
+        """Estimate the sale price of one house in dollars.
+
+        Args:
+            house: features by name, for example {"Gr Liv Area": 1500, "Overall Qual": 7}. Omitted features take
+                their training defaults; call model_info for every feature with its kind, range and categories.
+
+        Returns:
+            price, the low and high ends of the prediction interval, its level, and the model version and commit.
+        """
+        return _call(predictor.predict, house).as_dict()
+
+    def predict_batch(houses: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Estimate many houses at once; a bad row gets an error message and the others are still priced.
+
+        Args:
+            houses: a list of houses, each a dict of features by name as for predict.
+
+        Returns:
+            one result per house, in order: {"row", "prediction"} or {"row", "error"}.
+        """
+        results = _call(predictor.predict_batch, houses)
+        return [
+            {"row": n, "error": str(r)} if isinstance(r, InputError) else {"row": n, "prediction": r.as_dict()}
+            for n, r in enumerate(results, start=1)
+        ]
+
+    def model_info() -> dict[str, Any]:
+        """The served model's version, commit, provenance, metrics and input features (kinds, ranges, categories)."""
+        return predictor.info()
+
+    gr.api(predict, api_name="predict")
+    gr.api(predict_batch, api_name="predict_batch")
+    gr.api(model_info, api_name="model_info")
+
+
+def _call(function: Callable[..., Any], *args: Any) -> Any:
+    """Run a serving function and show its input errors as a message a person understands."""
+    try:
+        return function(*args)
+    except (InputError, TooLargeError) as error:
+        raise gr.Error(str(error), print_exception=False) from None

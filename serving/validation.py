@@ -1,0 +1,206 @@
+"""One schema, one validator: the request model every surface (REST, Gradio, MCP, CSV) checks rows with.
+
+The pydantic model is generated from `schema.json`: strict, finite numbers; whole numbers for integers;
+known categories only (a category never seen in training is refused, since the model would silently ignore
+it); unknown features refused; a missing feature takes its training default; null only where the training
+data had missing values (the model imputes them).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import pandas as pd
+from pydantic import AllowInfNan, BaseModel, BeforeValidator, ConfigDict, Field, Strict, ValidationError, create_model
+from pydantic_core import ErrorDetails
+
+from modelrepo import Feature, FeatureKind, FeatureValue, Schema
+
+from .errors import InputError, TooLargeError
+
+Row = dict[str, FeatureValue | None]
+_Finite = Annotated[float, Strict(), AllowInfNan(False)]
+
+
+def _whole_float_to_int(value: Any) -> Any:
+    """72.0 is a whole number too (pandas writes integer columns with gaps as floats); 7.5 is not."""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    return value
+
+
+_Whole = Annotated[int, BeforeValidator(_whole_float_to_int), Strict()]
+_Flag = Annotated[bool, Strict()]
+_MAX_ECHO = 40
+
+
+def row_model(schema: Schema, *, examples: Sequence[Mapping[str, Any]] = ()) -> type[BaseModel]:
+    """A pydantic model of one house; field aliases are the feature names (which contain spaces and '/')."""
+    fields: dict[str, Any] = {}
+    for index, feature in enumerate(schema.features):
+        annotation: Any = _annotation(feature)
+        if feature.nullable:
+            annotation = annotation | None
+        fields[f"feature_{index}"] = (
+            annotation,
+            Field(default=feature.default, alias=feature.name, description=_describe(feature)),
+        )
+    config = ConfigDict(
+        extra="forbid",
+        populate_by_name=False,
+        title="House",
+        json_schema_extra={"examples": [dict(e) for e in examples]},
+    )
+    model: type[BaseModel] = create_model("House", __config__=config, **fields)
+    return model
+
+
+@dataclass(frozen=True)
+class Validator:
+    """Validates rows against the schema and reports problems as `row N, column: what is expected`."""
+
+    schema: Schema
+    model: type[BaseModel]
+    max_rows: int
+
+    @classmethod
+    def for_schema(cls, schema: Schema, *, max_rows: int, examples: Sequence[Mapping[str, Any]] = ()) -> Validator:
+        return cls(schema, row_model(schema, examples=examples), max_rows)
+
+    def row(self, raw: Mapping[str, Any], *, label: str = "") -> Row:
+        """A complete row (defaults filled in) or InputError naming every problem in it."""
+        if not isinstance(raw, Mapping):
+            raise InputError([f"{label}expected a JSON object of features, got {type(raw).__name__}"])
+        try:
+            validated = self.model.model_validate(dict(raw))
+        except ValidationError as error:
+            raise InputError(
+                [f"{label}{error_message(detail)}" for detail in error.errors(include_input=True)]
+            ) from None
+        return validated.model_dump(by_alias=True)
+
+    def rows(self, raws: Sequence[Any]) -> list[Row | InputError]:
+        """Validate each row on its own, so that one bad row does not stop the others."""
+        self.check_size(len(raws))
+        results: list[Row | InputError] = []
+        for number, raw in enumerate(raws, start=1):
+            try:
+                results.append(self.row(raw, label=f"row {number}: "))
+            except InputError as error:
+                results.append(error)
+        return results
+
+    def check_size(self, count: int) -> None:
+        if count > self.max_rows:
+            raise TooLargeError(
+                f"{count:,} rows is over the limit of {self.max_rows:,} rows per request; split the batch."
+            )
+        if count == 0:
+            raise InputError(["the batch is empty; send at least one row"])
+
+    def csv_rows(self, content: bytes) -> list[dict[str, Any]]:
+        """Parse an uploaded CSV into raw rows typed by the schema (cells that do not parse stay strings)."""
+        try:
+            table = pd.read_csv(io.BytesIO(content), keep_default_na=False, na_values=[""], dtype=str)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+            raise InputError([f"the file is not a readable CSV with a header row ({error})"]) from None
+        self.check_size(len(table))
+        known = set(self.schema.names)
+        extra = [str(column) for column in table.columns if column not in known]
+        if len(extra) == len(table.columns):
+            raise InputError(
+                ["no column of the file is a feature of the model; the header must use the schema's names"]
+            )
+        table = table.drop(columns=extra)
+        return [self._csv_row(row) for row in table.to_dict("records")]
+
+    def _csv_row(self, cells: Mapping[str, Any]) -> dict[str, Any]:
+        """A blank cell is missing where training had missing values, and takes the default elsewhere."""
+        row: dict[str, Any] = {}
+        for name, cell in cells.items():
+            feature = self.schema.feature(name)
+            if not _is_blank(cell):
+                row[name] = _from_cell(feature, cell)
+            elif feature.nullable:
+                row[name] = None
+        return row
+
+
+def _annotation(feature: Feature) -> Any:
+    if feature.kind is FeatureKind.CATEGORY:
+        return Literal[tuple(feature.categories or [])]
+    if feature.kind is FeatureKind.INTEGER:
+        return _Whole
+    if feature.kind is FeatureKind.BOOLEAN:
+        return _Flag
+    return _Finite
+
+
+def _describe(feature: Feature) -> str:
+    extent = ""
+    if feature.minimum is not None and feature.maximum is not None:
+        extent = f" Observed {feature.minimum:g} to {feature.maximum:g}."
+    missing = " May be null (missing)." if feature.nullable else ""
+    return f"{feature.description}.{extent}{missing} Default {feature.default!r}.".replace("..", ".")
+
+
+def error_message(detail: ErrorDetails) -> str:
+    """A message that names the field and the expectation, echoing at most a short, finite input."""
+    location = [str(part) for part in detail["loc"]]
+    if len(location) > 1 and location[0].startswith("row "):
+        return f"{location[0]}: {error_message({**detail, 'loc': tuple(location[1:])})}"
+    field = ".".join(location) or "body"
+    kind = detail["type"]
+    if kind == "extra_forbidden":
+        return f"unknown feature {field!r}; GET /api/v1/model lists the model's features"
+    if kind == "literal_error":
+        expected = detail.get("ctx", {}).get("expected", "")
+        return f"{field}: {_echo(detail.get('input'))} is not a category seen in training; expected one of {expected}"
+    if kind == "finite_number":
+        return f"{field}: must be a finite number (NaN and infinity are not allowed)"
+    value = detail.get("input")
+    if value is None and "input" in detail and kind != "missing":
+        return f"{field}: may not be null (it was never missing in training); omit it to use the default"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{field}: must be a finite number (NaN and infinity are not allowed)"
+    if kind in ("int_type", "int_from_float"):
+        return f"{field}: must be a whole number"
+    if kind == "float_type":
+        return f"{field}: must be a number"
+    if kind == "json_invalid":
+        return "the body is not valid JSON"
+    if kind == "missing":
+        return f"{field}: required"
+    if kind == "bool_type":
+        return f"{field}: must be true or false"
+    return f"{field}: {detail['msg']}"
+
+
+def _echo(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= _MAX_ECHO else text[:_MAX_ECHO] + "…'"
+
+
+def _is_blank(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _from_cell(feature: Feature, cell: str) -> Any:
+    """CSV cells are text: turn them into the JSON type the feature expects when they parse cleanly."""
+    text = cell.strip()
+    if feature.kind is FeatureKind.CATEGORY:
+        return cell
+    if feature.kind is FeatureKind.BOOLEAN:
+        lowered = text.lower()
+        return True if lowered in ("true", "1", "yes") else False if lowered in ("false", "0", "no") else cell
+    try:
+        number = float(text)
+    except ValueError:
+        return cell
+    if feature.kind is FeatureKind.INTEGER and number.is_integer():
+        return int(number)
+    return number

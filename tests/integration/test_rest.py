@@ -1,0 +1,145 @@
+"""The JSON REST routes of the live app, good requests and bad ones, asserting status and message."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from modelrepo import EXAMPLES_FILE, LocalStore, Snapshot
+from tests.live import LiveApp
+
+
+@pytest.fixture(scope="module")
+def examples(production: Snapshot) -> list[dict[str, Any]]:
+    return json.loads((production.folder / EXAMPLES_FILE).read_text())["rows"]
+
+
+def post(app: LiveApp, path: str, body: Any) -> httpx.Response:
+    return httpx.post(f"{app.url}/api/v1{path}", json=body, timeout=30)
+
+
+def test_predict_returns_price_interval_and_version(live_app: LiveApp, production: Snapshot) -> None:
+    response = post(live_app, "/predict", {"Gr Liv Area": 1500, "Overall Qual": 7})
+    assert response.status_code == 200
+    body = response.json()
+    assert 50_000 < body["price"] < 500_000 and body["low"] < body["price"] < body["high"]
+    assert body["level"] == 0.8
+    assert body["model_version"] == production.version.name == response.headers["X-Model-Version"]
+    assert body["model_commit"] == production.version.commit == response.headers["X-Model-Commit"]
+
+
+def test_recorded_example_prices_are_reproduced(live_app: LiveApp, production: Snapshot, examples: list[dict]) -> None:
+    recorded = json.loads((production.folder / EXAMPLES_FILE).read_text())["predictions"]
+    prices = [post(live_app, "/predict", row).json()["price"] for row in examples]
+    assert prices == recorded
+
+
+def test_a_missing_optional_feature_takes_its_default(live_app: LiveApp, production: Snapshot) -> None:
+    info = httpx.get(f"{live_app.url}/api/v1/model").json()
+    defaults = {feature["name"]: feature["default"] for feature in info["features"]}
+    assert post(live_app, "/predict", {}).json()["price"] == post(live_app, "/predict", defaults).json()["price"]
+
+
+def test_batch_prices_every_row_in_order(live_app: LiveApp, examples: list[dict]) -> None:
+    response = post(live_app, "/predict/batch", {"rows": examples})
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [item["row"] for item in results] == list(range(1, len(examples) + 1))
+    single = [post(live_app, "/predict", row).json()["price"] for row in examples]
+    assert [item["prediction"]["price"] for item in results] == single
+
+
+def test_model_route_describes_version_metrics_and_schema(live_app: LiveApp, registry: LocalStore) -> None:
+    info = httpx.get(f"{live_app.url}/api/v1/model").json()
+    assert info["model_version"] == "v1" and info["source"] == f"local registry {registry.root}"
+    assert 0 < info["metrics"]["cv_rmse_log"] < 0.2
+    assert len(info["features"]) == 79 and info["features"][0]["importance_rank"] == 1
+
+
+def test_health_routes(live_app: LiveApp) -> None:
+    assert httpx.get(f"{live_app.url}/health/live").json()["status"] == "alive"
+    ready = httpx.get(f"{live_app.url}/health/ready")
+    assert ready.status_code == 200 and ready.json()["status"] == "ready"
+
+
+def test_openapi_documents_the_generated_request_model(live_app: LiveApp) -> None:
+    spec = httpx.get(f"{live_app.url}/openapi.json").json()
+    assert {"/api/v1/predict", "/api/v1/predict/batch", "/api/v1/model", "/health/ready"} <= set(spec["paths"])
+    house = spec["components"]["schemas"]["House"]
+    assert house["additionalProperties"] is False
+    assert house["properties"]["Gr Liv Area"]["type"] == "integer"
+    assert "NAmes" in house["properties"]["Neighborhood"]["enum"]
+    assert httpx.get(f"{live_app.url}/docs").status_code == 200
+
+
+BAD_REQUESTS = [
+    ({"Gr Liv Area": 1500, "Pool Size": 3}, "unknown feature 'Pool Size'"),
+    ({"Gr Liv Area": "big"}, "Gr Liv Area: must be a whole number"),
+    ({"Lot Frontage": "wide"}, "Lot Frontage: must be a whole number"),
+    ({"Overall Qual": 7.5}, "Overall Qual: must be a whole number"),
+    ({"Neighborhood": "Atlantis"}, "Neighborhood: 'Atlantis' is not a category seen in training; expected one of"),
+    ({"Central Air": True}, "Central Air: "),
+    ({"Gr Liv Area": None}, "Gr Liv Area: may not be null"),
+    ({"Lot Frontage": True}, "Lot Frontage: must be a whole number"),
+    ({"Lot Frontage": 72.0, "Gr Liv Area": 1500.0}, None),
+]
+
+
+@pytest.mark.parametrize(("body", "message"), BAD_REQUESTS)
+def test_bad_rows_get_422_naming_the_field(live_app: LiveApp, body: dict, message: str | None) -> None:
+    response = post(live_app, "/predict", body)
+    if message is None:  # whole-valued floats are whole numbers
+        assert response.status_code == 200
+        return
+    assert response.status_code == 422
+    assert message in response.json()["detail"]
+    assert response.json()["model_version"] == "v1"
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_non_finite_numbers_get_422_not_500(live_app: LiveApp, literal: str) -> None:
+    content = f'{{"Lot Frontage": {literal}}}'
+    response = httpx.post(
+        f"{live_app.url}/api/v1/predict", content=content, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert "Lot Frontage: must be a finite number" in response.json()["detail"]
+
+
+def test_invalid_json_and_wrong_shapes_get_422(live_app: LiveApp) -> None:
+    broken = httpx.post(
+        f"{live_app.url}/api/v1/predict", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert broken.status_code == 422 and "not valid JSON" in broken.json()["detail"]
+    assert post(live_app, "/predict", [1, 2]).status_code == 422
+    assert post(live_app, "/predict/batch", {"rows": []}).status_code == 422
+
+
+def test_a_bad_row_in_a_batch_is_named_by_its_number(live_app: LiveApp, examples: list[dict]) -> None:
+    rows = [examples[0], {**examples[1], "Neighborhood": "Atlantis"}]
+    response = post(live_app, "/predict/batch", {"rows": rows})
+    assert response.status_code == 422
+    assert response.json()["problems"][0].startswith("row 2: Neighborhood: 'Atlantis'")
+
+
+def test_oversized_batches_and_bodies_are_refused(live_app: LiveApp) -> None:
+    too_many = post(live_app, "/predict/batch", {"rows": [{}] * 51})
+    assert too_many.status_code == 413
+    assert too_many.json()["detail"] == "51 rows is over the limit of 50 rows per request; split the batch"
+    huge = httpx.post(
+        f"{live_app.url}/api/v1/predict/batch",
+        content=b'{"rows": [' + b"{}," * 1_000_000 + b"{}]}",
+        headers={"content-type": "application/json"},
+    )
+    assert huge.status_code == 413 and "over the limit of 2,000,000 bytes" in huge.json()["detail"]
+
+
+def test_the_server_keeps_serving_after_bad_requests(live_app: LiveApp) -> None:
+    for body, _ in BAD_REQUESTS:
+        post(live_app, "/predict", body)
+    assert post(live_app, "/predict", {"Gr Liv Area": 1500}).status_code == 200
+    assert Path(live_app.log).exists() and "Traceback" not in live_app.output()

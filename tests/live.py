@@ -1,0 +1,94 @@
+"""Start the real app (`python app.py`) on a free loopback port, as a Space would run it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class LiveApp:
+    process: subprocess.Popen[str]
+    url: str
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def start_app(env: Mapping[str, str], *, workdir: Path, timeout: float = 90) -> LiveApp:
+    """Launch app.py and wait for readiness; raise with the app's output if it exits or never gets ready."""
+    port = free_port()
+    log = workdir / f"app-{port}.log"
+    full_env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "GRADIO_SERVER_NAME": "127.0.0.1",
+        "GRADIO_SERVER_PORT": str(port),
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "NO_PROXY": "127.0.0.1,localhost",
+        **env,
+    }
+    with log.open("w") as stream:
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "app.py")],
+            cwd=workdir,
+            env=full_env,
+            stdout=stream,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    app = LiveApp(process, f"http://127.0.0.1:{port}", log)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"app.py exited with {process.returncode}:\n{app.output()}")
+        try:
+            if httpx.get(f"{app.url}/health/ready", timeout=2).status_code == 200:
+                return app
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    app.stop()
+    raise RuntimeError(f"app.py was not ready after {timeout:.0f} s:\n{app.output()}")
+
+
+def run_app_until_exit(
+    env: Mapping[str, str], *, workdir: Path, timeout: float = 90
+) -> subprocess.CompletedProcess[str]:
+    """Run app.py expecting it to refuse to start; returns its exit status and output."""
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), "GRADIO_SERVER_PORT": str(free_port()), **env}
+    return subprocess.run(
+        [sys.executable, str(ROOT / "app.py")],
+        cwd=workdir,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
