@@ -8,6 +8,8 @@ import sys
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for chatty in ("httpx", "httpx2", "huggingface_hub", "mcp"):  # one line per HTTP request is noise here
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     import uvicorn
 
     from serving import ServingSettings, StartupError
@@ -29,8 +31,9 @@ def main() -> int:
         else "off (install the gradio[mcp] extra to turn it on)"
     )
     access = "API_TOKEN required" if settings.api_token else "open (set API_TOKEN to require a token)"
+    offline = " (Hub unreachable: served from the local Hugging Face cache)" if served.snapshot.offline else ""
     print(
-        f"Serving model {served.version} (commit {served.commit}) from the {served.store_description}\n"
+        f"Serving model {served.version} (commit {served.commit}) from the {served.store_description}{offline}\n"
         f"  folder    {served.folder}\n"
         f"  UI        {base}/\n"
         f"  API docs  {base}/?view=api (gradio_client)\n"

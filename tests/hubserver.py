@@ -15,10 +15,12 @@ import base64
 import hashlib
 import itertools
 import json
+import os
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Self
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -532,3 +534,25 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
 
     do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = _serve
+
+
+def client_env(hub: HubServer, hf_home: Path, *, token: str | None = None) -> dict[str, str]:
+    """The environment of a process whose `huggingface_hub` talks to `hub` (read at import: use a subprocess).
+
+    Every inherited HF_* variable is dropped, so a developer's token or cache never leaks into a test.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("HF_", "HUGGING"))}
+    env |= {
+        "HF_ENDPOINT": hub.endpoint,
+        "HF_HOME": str(hf_home),
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+        "HF_HUB_ETAG_TIMEOUT": "2",  # a safety net: offline scenarios must not wait on the client's retries
+        "HF_HUB_DOWNLOAD_TIMEOUT": "2",
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+        # One OpenMP thread: on a busy two-core runner, HGB's threads spin on tiny predict calls.
+        "OMP_NUM_THREADS": "1",
+    }
+    return env | ({"HF_TOKEN": token} if token else {})

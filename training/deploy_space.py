@@ -1,0 +1,153 @@
+"""`python -m training.deploy_space`: deploy the serving app to a Space, wait for it, and check one price.
+
+    python -m training.deploy_space --space user/ames-app --model-repo user/ames-price [--wait 900 --check]
+
+The Space gets exactly `app.py`, `serving/`, `modelrepo/`, `requirements.txt` and a README with the Space's
+YAML front matter; its variables MODEL_REPO and MODEL_REVISION pin the model. Rolling back: move the
+`production` alias to an older version (or set MODEL_REVISION to it) and restart the Space.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import gradio
+import yaml
+
+from modelrepo import (
+    EXAMPLES_FILE,
+    MODEL_FILE,
+    PRODUCTION_ALIAS,
+    SCHEMA_FILE,
+    ModelRepoError,
+    Schema,
+    load_model,
+    to_frame,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+SPACE_PACKAGES = ("serving", "modelrepo")
+SPACE_FILES = ("app.py", "requirements.txt")
+
+
+def space_readme(*, model_repo: str, title: str = "Ames house prices") -> str:
+    """The Space card: front matter that pins the SDK and Python, and names the model it serves."""
+    front = {
+        "title": title,
+        "emoji": "🏠",
+        "colorFrom": "green",
+        "colorTo": "blue",
+        "sdk": "gradio",
+        "sdk_version": gradio.__version__,
+        "python_version": f"{sys.version_info.major}.{sys.version_info.minor}",
+        "app_file": "app.py",
+        "models": [model_repo],
+        "license": "mit",
+        "short_description": "Estimate a house's sale price; UI, REST, gradio_client and MCP",
+        "pinned": False,
+    }
+    body = (
+        f"# {title}\n\nServes [{model_repo}](https://huggingface.co/{model_repo}) at the revision named by the "
+        "`MODEL_REVISION` variable (default `production`).\n\n- UI: this page\n- REST: `/docs`\n"
+        '- gradio_client: `Client("<this space>").predict({...}, api_name="/predict")`\n- MCP: `/gradio_api/mcp/`\n\n'
+        "Roll back by moving the model repo's `production` branch to an older `vN` tag (or setting "
+        "`MODEL_REVISION`) and restarting the Space.\n"
+    )
+    return f"---\n{yaml.safe_dump(front, sort_keys=False, allow_unicode=True)}---\n\n{body}"
+
+
+def stage_space(destination: Path, *, model_repo: str) -> list[str]:
+    """Copy what the Space needs (and nothing else: no caches, no tests, no training code)."""
+    for name in SPACE_FILES:
+        shutil.copy2(ROOT / name, destination / name)
+    for package in SPACE_PACKAGES:
+        for source in sorted((ROOT / package).rglob("*.py")):
+            target = destination / source.relative_to(ROOT)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    (destination / "README.md").write_text(space_readme(model_repo=model_repo), encoding="utf-8")
+    return sorted(p.relative_to(destination).as_posix() for p in destination.rglob("*") if p.is_file())
+
+
+def check_space(url: str, *, model_repo: str, revision: str, token: str | None) -> float:
+    """Call the running Space once with the card's first example; it must match the in-process price."""
+    from gradio_client import Client
+
+    from modelrepo.hub import HubStore
+
+    snapshot = HubStore.connect(model_repo, token=token).fetch(revision)
+    schema = Schema.read(snapshot.folder / SCHEMA_FILE)
+    row = json.loads((snapshot.folder / EXAMPLES_FILE).read_text(encoding="utf-8"))["rows"][0]
+    expected = float(load_model(snapshot.folder / MODEL_FILE).predict(to_frame([row], schema))[0])
+    served = Client(url, hf_token=token, verbose=False).predict(row, api_name="/predict")
+    if not math.isclose(served["price"], expected, rel_tol=1e-9) or served["model_commit"] != snapshot.version.commit:
+        raise ModelRepoError(
+            f"The Space answered ${served['price']:,.2f} from commit {served['model_commit']}, "
+            f"but {model_repo}@{revision} predicts ${expected:,.2f} at {snapshot.version.commit}."
+        )
+    return expected
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m training.deploy_space", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--space", required=True, help="Space repo id, user/name (created if missing)")
+    parser.add_argument("--model-repo", required=True, help="model repo id the Space serves, user/name")
+    parser.add_argument("--revision", default=PRODUCTION_ALIAS, help="model revision to pin (default: %(default)s)")
+    parser.add_argument("--private", action="store_true", help="create the Space as private")
+    parser.add_argument("--wait", type=float, default=0, metavar="SECONDS", help="wait until the Space runs")
+    parser.add_argument(
+        "--check", action="store_true", help="after --wait, compare one price with the in-process model"
+    )
+    parser.add_argument("--space-url", default=None, help="URL to check instead of the Space's own (for tests)")
+    parser.add_argument("--dry-run", action="store_true", help="stage the files and print them, upload nothing")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    import os
+
+    token = os.environ.get("HF_TOKEN") or None
+    with tempfile.TemporaryDirectory() as folder:
+        files = stage_space(Path(folder), model_repo=args.model_repo)
+        print(f"staged {len(files)} files for Space {args.space}: {', '.join(files)}")
+        if args.dry_run:
+            return 0
+        try:
+            return _deploy(args, Path(folder), token)
+        except ModelRepoError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+
+
+def _deploy(args: argparse.Namespace, folder: Path, token: str | None) -> int:
+    from huggingface_hub import HfApi
+
+    from modelrepo.space import deploy_space, wait_until_running
+
+    api = HfApi(token=token)
+    secrets = {"HF_TOKEN": token} if token and args.private else None
+    variables = {"MODEL_REPO": args.model_repo, "MODEL_REVISION": args.revision}
+    deployment = deploy_space(
+        api, args.space, folder=folder, variables=variables, secrets=secrets, private=args.private
+    )
+    print(f"deployed commit {deployment.commit} to {deployment.url} (MODEL_REVISION={args.revision})")
+    if args.wait:
+        wait_until_running(api, args.space, timeout=args.wait)
+    if args.check:
+        price = check_space(
+            args.space_url or args.space, model_repo=args.model_repo, revision=args.revision, token=token
+        )
+        print(f"check passed: the Space and the in-process model both price the first example at ${price:,.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
