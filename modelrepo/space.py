@@ -55,7 +55,7 @@ def deploy_space(
     except HfHubHTTPError as error:
         raise _access_error(error, space_id) from error
     files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
-    return Deployment(space_id=space_id, commit=info.oid, url=f"https://huggingface.co/spaces/{space_id}", files=files)
+    return Deployment(space_id=space_id, commit=info.oid, url=f"{api.endpoint}/spaces/{space_id}", files=files)
 
 
 def wait_until_running(

@@ -10,15 +10,16 @@ YAML front matter; its variables MODEL_REPO and MODEL_REVISION pin the model. Ro
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import math
+import os
 import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-import gradio
 import yaml
 
 from modelrepo import (
@@ -35,6 +36,10 @@ from modelrepo import (
 ROOT = Path(__file__).resolve().parents[1]
 SPACE_PACKAGES = ("serving", "modelrepo")
 SPACE_FILES = ("app.py", "requirements.txt")
+#: The Python that CI tests, not whichever Python happens to run the deploy.
+SPACE_PYTHON = "3.11"
+#: The Hub refuses a Space card whose short description is longer.
+MAX_SHORT_DESCRIPTION = 60
 
 
 def space_readme(*, model_repo: str, title: str = "Ames house prices") -> str:
@@ -45,12 +50,12 @@ def space_readme(*, model_repo: str, title: str = "Ames house prices") -> str:
         "colorFrom": "green",
         "colorTo": "blue",
         "sdk": "gradio",
-        "sdk_version": gradio.__version__,
-        "python_version": f"{sys.version_info.major}.{sys.version_info.minor}",
+        "sdk_version": importlib.metadata.version("gradio"),  # importing gradio would cost seconds
+        "python_version": SPACE_PYTHON,
         "app_file": "app.py",
         "models": [model_repo],
         "license": "mit",
-        "short_description": "Estimate a house's sale price; UI, REST, gradio_client and MCP",
+        "short_description": "Estimate a house's sale price: UI, REST, API and MCP",
         "pinned": False,
     }
     body = (
@@ -112,14 +117,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    import os
-
     token = os.environ.get("HF_TOKEN") or None
     with tempfile.TemporaryDirectory() as folder:
         files = stage_space(Path(folder), model_repo=args.model_repo)
         print(f"staged {len(files)} files for Space {args.space}: {', '.join(files)}")
         if args.dry_run:
             return 0
+        if token is None:
+            print(
+                f"error: A Hugging Face token is needed to deploy {args.space}: set HF_TOKEN or run `hf auth login`.",
+                file=sys.stderr,
+            )
+            return 2
         try:
             return _deploy(args, Path(folder), token)
         except ModelRepoError as error:
@@ -133,7 +142,9 @@ def _deploy(args: argparse.Namespace, folder: Path, token: str | None) -> int:
     from modelrepo.space import deploy_space, wait_until_running
 
     api = HfApi(token=token)
-    secrets = {"HF_TOKEN": token} if token and args.private else None
+    # A private model needs a token inside the Space: a separate read-only one, never the deployer's own.
+    space_token = os.environ.get("SPACE_HF_TOKEN") or None
+    secrets = {"HF_TOKEN": space_token} if space_token else None
     variables = {"MODEL_REPO": args.model_repo, "MODEL_REVISION": args.revision}
     deployment = deploy_space(
         api, args.space, folder=folder, variables=variables, secrets=secrets, private=args.private
