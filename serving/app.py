@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 from dataclasses import dataclass
 
@@ -28,7 +27,11 @@ class ServingApp:
 
 def mcp_available() -> bool:
     """MCP needs the optional `gradio[mcp]` extra; without it the app serves everything else."""
-    return importlib.util.find_spec("mcp") is not None
+    try:
+        import mcp  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def build_app(settings: ServingSettings, *, served: ServedModel | None = None) -> ServingApp:

@@ -42,8 +42,11 @@ class LiveApp:
         return self.process.returncode
 
 
-def start_app(env: Mapping[str, str], *, workdir: Path, timeout: float = 90) -> LiveApp:
-    """Launch app.py and wait for readiness; raise with the app's output if it exits or never gets ready."""
+def start_app(env: Mapping[str, str], *, workdir: Path, timeout: float = 90, prelude: str | None = None) -> LiveApp:
+    """Launch app.py and wait for readiness; raise with the app's output if it exits or never gets ready.
+
+    `prelude` is Python run first in the same interpreter (for example to hide an optional package).
+    """
     port = free_port()
     log = workdir / f"app-{port}.log"
     full_env = {
@@ -55,9 +58,16 @@ def start_app(env: Mapping[str, str], *, workdir: Path, timeout: float = 90) -> 
         "NO_PROXY": "127.0.0.1,localhost",
         **env,
     }
+    command = [sys.executable, str(ROOT / "app.py")]
+    if prelude:
+        command = [
+            sys.executable,
+            "-c",
+            f"{prelude}\nimport runpy\nrunpy.run_path({str(ROOT / 'app.py')!r}, run_name='__main__')",
+        ]
     with log.open("w") as stream:
         process = subprocess.Popen(
-            [sys.executable, str(ROOT / "app.py")],
+            command,
             cwd=workdir,
             env=full_env,
             stdout=stream,

@@ -272,15 +272,17 @@ def sample_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def run_training(
-    hub: HubServer, tmp_path: Path, sample_csv: Path, *, token: str | None
+    hub: HubServer, tmp_path: Path, sample_csv: Path, *extra: str, token: str | None
 ) -> subprocess.CompletedProcess[str]:
-    args = ["--data", str(sample_csv), "--quick", "--folds", "2", "--repo", "alice/ames", "--output", "out"]
+    args = ["--data", str(sample_csv), "--quick", "--folds", "2", "--repo", "alice/ames", "--output", "out", *extra]
     env = client_env(hub, tmp_path / "hf", token=token)
     command = [sys.executable, "-m", "training", *args]
     return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
 
 
-def test_cli_publishes_v1_to_the_hub_and_moves_production(hub: HubServer, sample_csv: Path, tmp_path: Path) -> None:
+def test_cli_publishes_to_the_hub_and_the_gate_moves_production_only_when_it_should(
+    hub: HubServer, sample_csv: Path, tmp_path: Path
+) -> None:
     result = run_training(hub, tmp_path, sample_csv, token=WRITE)
     assert result.returncode == 0, result.stderr
     assert "[6/6] publishing to the Hugging Face Hub repo alice/ames" in result.stdout
@@ -291,6 +293,16 @@ def test_cli_publishes_v1_to_the_hub_and_moves_production(hub: HubServer, sample
     assert set(REQUIRED_FILES) <= set(published)
     assert published["model.skops"] == (tmp_path / "out" / "model.skops").read_bytes()
     assert not (tmp_path / "registry").exists()
+
+    # The gate reads production's metrics from the Hub: a worse model is published but not promoted...
+    worse = run_training(hub, tmp_path, sample_csv, "--holdout", "0.5", "--tolerance", "-1", token=WRITE)
+    assert worse.returncode == 0, worse.stderr
+    assert "v2 to the Hugging Face Hub repo" in worse.stdout and "NOT promoted; production unchanged" in worse.stdout
+    assert hub.files("alice/ames", revision="production") == published
+    # ...unless forced.
+    forced = run_training(hub, tmp_path, sample_csv, "--holdout", "0.5", "--tolerance", "-1", "--force", token=WRITE)
+    assert "v3 to the Hugging Face Hub repo" in forced.stdout and "promoted to production (forced" in forced.stdout
+    assert hub.files("alice/ames", revision="production") == hub.files("alice/ames", revision="v3")
 
 
 def test_cli_without_a_token_stops_before_training(hub: HubServer, sample_csv: Path, tmp_path: Path) -> None:

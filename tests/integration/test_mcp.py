@@ -13,7 +13,7 @@ from modelrepo import EXAMPLES_FILE, Snapshot
 from serving import mcp_available
 from tests.live import LiveApp
 
-pytestmark = pytest.mark.skipif(not mcp_available(), reason="the gradio[mcp] extra is not installed")
+needs_mcp = pytest.mark.skipif(not mcp_available(), reason="the gradio[mcp] extra is not installed")
 
 
 async def _session(url: str, action: str, arguments: dict[str, Any] | None = None) -> Any:
@@ -36,6 +36,7 @@ def call_predict(url: str, house: dict[str, Any]) -> dict[str, Any]:
     return house_result
 
 
+@needs_mcp
 def test_predict_tool_is_listed_with_documented_arguments(live_app: LiveApp) -> None:
     tools = {tool.name: tool for tool in asyncio.run(_session(live_app.url, "list"))}
     assert {"predict", "predict_batch", "model_info"} <= set(tools)
@@ -45,7 +46,23 @@ def test_predict_tool_is_listed_with_documented_arguments(live_app: LiveApp) -> 
     assert "Omitted features take" in json.dumps(predict.inputSchema)
 
 
+@needs_mcp
 def test_predict_tool_prices_a_house(live_app: LiveApp, production: Snapshot) -> None:
     examples = json.loads((production.folder / EXAMPLES_FILE).read_text())
     result = call_predict(live_app.url, examples["rows"][0])
     assert result["price"] == examples["predictions"][0] and result["model_version"] == "v1"
+
+
+def test_without_the_mcp_extra_the_app_serves_and_says_mcp_is_off(registry, tmp_path) -> None:  # noqa: ANN001
+    import httpx
+
+    from tests.live import start_app
+
+    hide_mcp = "import sys\nsys.modules['mcp'] = None  # as if the gradio[mcp] extra were not installed"
+    app = start_app({"MODEL_REGISTRY": str(registry.root)}, workdir=tmp_path, prelude=hide_mcp)
+    try:
+        assert "MCP       off (install the gradio[mcp] extra to turn it on)" in app.output()
+        assert httpx.post(f"{app.url}/api/v1/predict", json={}).status_code == 200
+        assert httpx.get(f"{app.url}/gradio_api/mcp/").status_code == 404
+    finally:
+        app.stop()

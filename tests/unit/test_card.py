@@ -1,0 +1,44 @@
+"""The model card parses back with huggingface_hub and says what a user of the model needs to know."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from huggingface_hub import ModelCard
+
+from modelrepo import CARD_FILE, IMAGES_DIR
+from modelrepo.metrics import Metrics
+
+
+def test_card_metadata_round_trips_through_huggingface_hub(model_folder: Path) -> None:
+    card = ModelCard.load(model_folder / CARD_FILE)
+    metrics = Metrics.read(model_folder)
+    data = card.data
+    assert data.library_name == "sklearn" and data.license == "mit" and data.pipeline_tag == "tabular-regression"
+    assert {"sklearn", "skops", "tabular-regression"} <= set(data.tags)
+    assert data.datasets == ["ames-housing"] and set(data.metrics) >= {"rmse", "mae", "mape", "r_squared"}
+    results = {(r.dataset_split, r.metric_name): r.metric_value for r in data.eval_results}
+    cv_rmse = results[("3-fold cross-validation", "RMSE of log price (3-fold cross-validation)")]
+    assert cv_rmse == round(metrics.primary, 6)
+    assert results[("holdout", "RMSE of log price (holdout)")] == round(metrics.holdout.without_outliers["rmse_log"], 6)
+    assert ModelCard(str(card)).data.to_dict() == data.to_dict()
+
+
+def test_card_body_covers_use_limits_data_procedure_evaluation_and_safe_loading(model_folder: Path) -> None:
+    text = (model_folder / CARD_FILE).read_text()
+    for heading in (
+        "## Intended use",
+        "## Limitations",
+        "## Training data",
+        "## Training procedure",
+        "## Evaluation",
+        "## How to use it safely",
+        "## How to call the Space",
+        "## Citation",
+    ):
+        assert heading in text
+    assert "| boosting iterations | 100 |" in text and "Quick build" in text
+    for image in sorted((model_folder / IMAGES_DIR).glob("*.png")):
+        assert f"]({IMAGES_DIR}/{image.name})" in text
+    assert "De Cock, D. (2011)" in text and "sha256 of the canonical table" in text
+    assert "sio.load(path, trusted=TRUSTED)" in text and "get_untrusted_types" in text and "pickle" in text
