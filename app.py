@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 
 def main() -> int:
+    # One OpenMP thread per prediction: a single row gains nothing from parallel trees, and under concurrent
+    # requests the threads wait on each other (measured: REST p50 118 → 79 ms). Set before NumPy is imported.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for chatty in ("httpx", "httpx2", "huggingface_hub", "mcp"):  # one line per HTTP request is noise here
         logging.getLogger(chatty).setLevel(logging.WARNING)

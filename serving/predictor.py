@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from modelrepo import to_frame
 
 from .errors import InputError
 from .loader import ServedModel
-from .validation import Row, Validator
+from .validation import Row, Validator, range_warnings
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class Estimate:
     level: float
     model_version: str
     model_commit: str
+    warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -45,7 +46,7 @@ class Predictor:
     def predict_rows(self, rows: Sequence[Row]) -> list[Estimate]:
         """Price rows that already passed validation, in one call to the model."""
         prices = self.served.model.predict(to_frame(rows, self.served.schema))
-        return [self._estimate(float(price)) for price in prices]
+        return [self._estimate(float(price), row) for price, row in zip(prices, rows, strict=True)]
 
     def predict_batch(self, raws: Sequence[Any]) -> list[Estimate | InputError]:
         """Validate each row on its own; good rows are priced, bad rows keep their error (in order)."""
@@ -79,7 +80,7 @@ class Predictor:
             "features": [feature.model_dump(mode="json") for feature in served.schema.by_importance()],
         }
 
-    def _estimate(self, price: float) -> Estimate:
+    def _estimate(self, price: float, row: Row) -> Estimate:
         return Estimate(
             price=price,
             low=price * self._low,
@@ -87,4 +88,5 @@ class Predictor:
             level=self._level,
             model_version=self.served.version,
             model_commit=self.served.commit,
+            warnings=range_warnings(row, self.served.schema),
         )

@@ -26,6 +26,9 @@ class Prediction(BaseModel):
     level: float = Field(description="Share of cross-validated sales whose price fell inside such an interval.")
     model_version: str
     model_commit: str
+    warnings: list[str] = Field(
+        default_factory=list, description="Inputs outside the training range: the estimate is an extrapolation."
+    )
 
 
 class BatchItem(BaseModel):

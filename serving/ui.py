@@ -7,7 +7,10 @@ with their training defaults. Callbacks only translate between components and `P
 from __future__ import annotations
 
 import math
+import os
 import tempfile
+import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,7 @@ from .predictor import Estimate, Predictor
 
 TOP_FEATURES = 12
 MISSING_CHOICE = "(missing)"
+DOWNLOAD_MAX_AGE_SECONDS = 3600
 
 
 def build_blocks(predictor: Predictor, *, card_url: str | None = None) -> gr.Blocks:
@@ -49,7 +53,10 @@ def _estimate_tab(predictor: Predictor, ordered: list[Feature]) -> list[gr.compo
         "folded below with their most common values from the training data."
     )
     with gr.Row():
-        buttons = [gr.Button(f"Example {n}", size="sm", variant="secondary") for n in range(1, len(examples) + 1)]
+        buttons = [
+            gr.Button(f"Example {n}: {_example_label(example)}", size="sm", variant="secondary")
+            for n, example in enumerate(examples, start=1)
+        ]
     features: list[Feature] = []  # in the order of `components`
     components: list[gr.components.Component] = []
     with gr.Row(equal_height=False):
@@ -75,10 +82,21 @@ def _estimate_tab(predictor: Predictor, ordered: list[Feature]) -> list[gr.compo
     button.click(estimate, inputs=components, outputs=result, api_visibility="private")
     for number, example_button in enumerate(buttons):
         example = examples[number]
-        example_button.click(
-            _filler(features, example), inputs=None, outputs=components, api_visibility="private", queue=False
+        # Fill, then estimate from the filled form: one click, and never a price for the previous values.
+        example_button.click(_filler(features, example), outputs=components, api_visibility="private").then(
+            estimate, inputs=components, outputs=result, api_visibility="private"
         )
     return components
+
+
+def _example_label(example: dict[str, Any]) -> str:
+    """A few facts a buyer recognises, for the features Ames has; the button number alone otherwise."""
+    facts = [
+        str(example[name]) if name != "Gr Liv Area" else f"{example[name]:,} sq ft"
+        for name in ("Neighborhood", "Gr Liv Area", "Year Built")
+        if example.get(name) is not None
+    ]
+    return " · ".join(facts)
 
 
 def _filler(features: list[Feature], example: dict[str, Any]) -> Callable[[], list[Any]]:
@@ -91,7 +109,7 @@ def _filler(features: list[Feature], example: dict[str, Any]) -> Callable[[], li
 def _component(feature: Feature) -> gr.components.Component:
     info = feature.description
     if feature.minimum is not None and feature.maximum is not None:
-        info += f" (training data: {feature.minimum:,.4g} to {feature.maximum:,.4g})"
+        info += f" (training data: {_plain(feature.minimum)} to {_plain(feature.maximum)})"
     value = _display_value(feature, feature.default)
     if feature.kind is FeatureKind.CATEGORY:
         choices = list(feature.categories or []) + ([MISSING_CHOICE] if feature.nullable else [])
@@ -102,6 +120,11 @@ def _component(feature: Feature) -> gr.components.Component:
     return gr.Number(value=value, label=feature.name, info=info, precision=precision)
 
 
+def _plain(value: float) -> str:
+    """1300 and 215245 rather than 1,300 and 2.152e+05; years stay years."""
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.4g}"
+
+
 def _display_value(feature: Feature, value: Any) -> Any:
     if value is None:
         return MISSING_CHOICE if feature.kind is FeatureKind.CATEGORY else None
@@ -109,25 +132,33 @@ def _display_value(feature: Feature, value: Any) -> Any:
 
 
 def _row_from_components(features: list[Feature], values: tuple[Any, ...]) -> dict[str, Any]:
-    """UI values into a JSON-like row: empty numbers are missing (or default), integers become ints."""
+    """UI values into a JSON-like row: an emptied field is missing where that is allowed, and an error elsewhere."""
     row: dict[str, Any] = {}
+    empty: list[str] = []
     for feature, value in zip(features, values, strict=True):
         if value is None or value == MISSING_CHOICE or (isinstance(value, float) and math.isnan(value)):
             if feature.nullable:
                 row[feature.name] = None
+            else:
+                empty.append(f"{feature.name}: enter a value (the training data's usual value is {feature.default!r})")
             continue
         if feature.kind is FeatureKind.INTEGER and isinstance(value, float) and value.is_integer():
             value = int(value)
         row[feature.name] = value
+    if empty:
+        raise gr.Error("; ".join(empty), print_exception=False)
     return row
 
 
 def _format_estimate(estimate: Estimate) -> str:
-    return (
+    text = (
         f"## ${estimate.price:,.0f}\n"
         f"{estimate.level:.0%} range: **${estimate.low:,.0f} – ${estimate.high:,.0f}**  \n"
         f"model {estimate.model_version} · commit `{estimate.model_commit[:12]}`"
     )
+    if estimate.warnings:
+        text += "\n\n" + "\n".join(f"⚠️ {warning}" for warning in estimate.warnings)
+    return text
 
 
 def _batch_tab(predictor: Predictor) -> None:
@@ -150,22 +181,38 @@ def _batch_tab(predictor: Predictor) -> None:
         raws = _call(predictor.validator.csv_rows, content)
         results = _call(predictor.predict_batch, raws)
         frame = pd.DataFrame(_batch_records(results))
-        with tempfile.NamedTemporaryFile("w", suffix=".csv", prefix="estimates-", delete=False) as stream:
-            frame.to_csv(stream, index=False)
+        download_path = _download_file(frame)
         errors = [str(result) for result in results if isinstance(result, InputError)]
         summary = f"Priced **{len(results) - len(errors)}** of {len(results)} rows."
         if errors:
             summary += "\n\n" + "\n".join(f"- {error}" for error in errors[:50])
-        return summary, frame, stream.name
+        return summary, frame, str(download_path)
 
     button.click(run, inputs=upload, outputs=[report, table, download], api_visibility="private")
+
+
+def _download_file(frame: pd.DataFrame) -> Path:
+    """Write the estimates for download in one folder per process, removing files older than an hour
+    (Gradio serves its own copy), so a long-running Space does not collect one file per click."""
+    folder = Path(tempfile.gettempdir()) / f"estimates-{os.getpid()}"
+    folder.mkdir(exist_ok=True)
+    now = time.time()
+    for old in folder.glob("*.csv"):
+        if now - old.stat().st_mtime > DOWNLOAD_MAX_AGE_SECONDS:
+            old.unlink(missing_ok=True)
+    path = folder / f"estimates-{uuid.uuid4().hex[:12]}.csv"
+    frame.to_csv(path, index=False)
+    return path
 
 
 def _batch_records(results: list[Estimate | InputError]) -> list[dict[str, Any]]:
     records = []
     for number, result in enumerate(results, start=1):
         if isinstance(result, InputError):
-            records.append({"row": number, "price": None, "low": None, "high": None, "error": str(result)})
+            short = [
+                problem.removeprefix(f"row {number}: ").split("; expected one of")[0] for problem in result.problems
+            ]
+            records.append({"row": number, "price": None, "low": None, "high": None, "error": "; ".join(short)})
         else:
             records.append(
                 {
@@ -183,14 +230,15 @@ def _model_tab(predictor: Predictor, card_url: str | None) -> None:
     info = predictor.info()
     metrics = info["metrics"]
     data = info["data"]
-    link = f"[model card]({card_url})" if card_url else f"model card: `{predictor.served.folder / CARD_FILE}`"
+    card = card_url or f"/gradio_api/file={predictor.served.folder / CARD_FILE}"
+    trained = info["created_at"][:19].replace("T", " ") + " UTC"
     gr.Markdown(
         f"""### Model {info["model_version"]}
-| | |
+| about this version | |
 |---|---|
 | commit | `{info["model_commit"]}` |
 | source | {info["source"]}{" (offline: served from the local cache)" if info["offline"] else ""} |
-| trained | {info["created_at"]} from code `{info["code_commit"] or "unknown"}` |
+| trained | {trained} from code `{info["code_commit"] or "unknown"}` |
 | data | `{data["source"]}`, {data["rows"]:,} rows, sha256 `{data["sha256"][:16]}…` |
 | CV RMSE of log price | {metrics["cv_rmse_log"]:.4f} |
 | CV mean absolute % error | {metrics["cv_mape"]:.2%} |
@@ -198,11 +246,13 @@ def _model_tab(predictor: Predictor, card_url: str | None) -> None:
 | holdout RMSE of log price | {metrics["holdout_rmse_log"]:.4f} |
 | libraries | {", ".join(f"{k} {v}" for k, v in info["library_versions"].items())} |
 
-{link}"""
+[Read the model card]({card}) for intended use, limitations, data and evaluation."""
     )
     images = sorted((predictor.served.folder / IMAGES_DIR).glob("*.png"))
     if images:
-        gr.Gallery([str(image) for image in images], label="Evaluation plots", columns=3, height="auto")
+        gr.Gallery(
+            [str(image) for image in images], label="Evaluation plots", columns=2, height="auto", object_fit="contain"
+        )
     frame = pd.DataFrame(
         [
             {

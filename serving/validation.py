@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import pandas as pd
+from annotated_types import Ge
 from pydantic import AllowInfNan, BaseModel, BeforeValidator, ConfigDict, Field, Strict, ValidationError, create_model
 from pydantic_core import ErrorDetails
 
@@ -43,6 +44,8 @@ def row_model(schema: Schema, *, examples: Sequence[Mapping[str, Any]] = ()) -> 
     fields: dict[str, Any] = {}
     for index, feature in enumerate(schema.features):
         annotation: Any = _annotation(feature)
+        if feature.is_numeric and feature.minimum is not None and feature.minimum >= 0:
+            annotation = Annotated[annotation, Ge(0)]  # an area or a count is never negative
         if feature.nullable:
             annotation = annotation | None
         fields[f"feature_{index}"] = (
@@ -175,6 +178,8 @@ def error_message(detail: ErrorDetails) -> str:
         return "the body is not valid JSON"
     if kind == "missing":
         return f"{field}: required"
+    if kind == "greater_than_equal":
+        return f"{field}: must be 0 or more (it is never negative)"
     if kind == "bool_type":
         return f"{field}: must be true or false"
     return f"{field}: {detail['msg']}"
@@ -183,6 +188,21 @@ def error_message(detail: ErrorDetails) -> str:
 def _echo(value: object) -> str:
     text = repr(value)
     return text if len(text) <= _MAX_ECHO else text[:_MAX_ECHO] + "…'"
+
+
+def range_warnings(row: Mapping[str, Any], schema: Schema) -> list[str]:
+    """Values outside what training saw are allowed, but the estimate is then an extrapolation: say so."""
+    warnings = []
+    for feature in schema.features:
+        value = row.get(feature.name)
+        if not feature.is_numeric or value is None or feature.minimum is None or feature.maximum is None:
+            continue
+        if not feature.minimum <= value <= feature.maximum:
+            warnings.append(
+                f"{feature.name}: {value:g} is outside the training range {feature.minimum:g} to {feature.maximum:g}; "
+                "the estimate is an extrapolation"
+            )
+    return warnings
 
 
 def _is_blank(value: object) -> bool:

@@ -56,6 +56,7 @@ def start_app(env: Mapping[str, str], *, workdir: Path, timeout: float = 90, pre
         "GRADIO_SERVER_PORT": str(port),
         "GRADIO_ANALYTICS_ENABLED": "False",
         "NO_PROXY": "127.0.0.1,localhost",
+        "OMP_NUM_THREADS": "1",  # the app predicts small batches; the test process needs the other core
         **env,
     }
     command = [sys.executable, str(ROOT / "app.py")]
@@ -93,7 +94,13 @@ def run_app_until_exit(
     env: Mapping[str, str], *, workdir: Path, timeout: float = 90
 ) -> subprocess.CompletedProcess[str]:
     """Run app.py expecting it to refuse to start; returns its exit status and output."""
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), "GRADIO_SERVER_PORT": str(free_port()), **env}
+    full_env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "GRADIO_SERVER_PORT": str(free_port()),
+        "OMP_NUM_THREADS": "1",
+        **env,
+    }
     return subprocess.run(
         [sys.executable, str(ROOT / "app.py")],
         cwd=workdir,

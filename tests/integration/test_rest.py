@@ -86,6 +86,7 @@ BAD_REQUESTS = [
     ({"Gr Liv Area": None}, "Gr Liv Area: may not be null"),
     ({"Lot Frontage": True}, "Lot Frontage: must be a whole number"),
     ({"Lot Frontage": 72.0, "Gr Liv Area": 1500.0}, None),
+    ({"Gr Liv Area": -500}, "Gr Liv Area: must be 0 or more (it is never negative)"),
 ]
 
 
@@ -132,10 +133,10 @@ def test_oversized_batches_and_bodies_are_refused(live_app: LiveApp) -> None:
     assert too_many.json()["detail"] == "51 rows is over the limit of 50 rows per request; split the batch"
     huge = httpx.post(
         f"{live_app.url}/api/v1/predict/batch",
-        content=b'{"rows": [' + b"{}," * 1_000_000 + b"{}]}",
+        content=b'{"rows": [' + b"{}," * 2_000_000 + b"{}]}",
         headers={"content-type": "application/json"},
     )
-    assert huge.status_code == 413 and "over the limit of 2,000,000 bytes" in huge.json()["detail"]
+    assert huge.status_code == 413 and "over the limit of 4,000,000 bytes" in huge.json()["detail"]
 
 
 def test_the_server_keeps_serving_after_bad_requests(live_app: LiveApp) -> None:
@@ -143,3 +144,12 @@ def test_the_server_keeps_serving_after_bad_requests(live_app: LiveApp) -> None:
         post(live_app, "/predict", body)
     assert post(live_app, "/predict", {"Gr Liv Area": 1500}).status_code == 200
     assert Path(live_app.log).exists() and "Traceback" not in live_app.output()
+
+
+def test_values_outside_the_training_range_are_priced_with_a_warning(live_app: LiveApp) -> None:
+    body = post(live_app, "/predict", {"Overall Qual": 7, "Gr Liv Area": 9000}).json()
+    assert body["price"] > 0
+    assert body["warnings"] == [
+        "Gr Liv Area: 9000 is outside the training range 334 to 5642; the estimate is an extrapolation"
+    ]
+    assert post(live_app, "/predict", {"Gr Liv Area": 1500}).json()["warnings"] == []

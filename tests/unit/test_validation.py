@@ -8,7 +8,7 @@ import pytest
 
 from modelrepo import Feature, FeatureKind, Schema, Target
 from serving.errors import InputError, TooLargeError
-from serving.validation import Validator
+from serving.validation import Validator, range_warnings
 
 
 def feature(name: str, kind: FeatureKind, **extra: object) -> Feature:
@@ -60,6 +60,7 @@ def test_defaults_fill_omitted_features_and_null_means_missing(validator: Valida
             "City/Zone: 'east' is not a category seen in training; expected one of 'north' or 'south'",
         ),
         ({"Pool": 1}, "unknown feature 'Pool'"),
+        ({"Area m2": -1.5}, "Area m2: must be 0 or more (it is never negative)"),
     ],
 )
 def test_each_problem_names_the_field_and_the_expectation(validator: Validator, row: dict, message: str) -> None:
@@ -112,3 +113,11 @@ def test_csv_cells_are_typed_by_the_schema(validator: Validator) -> None:
 def test_files_that_are_not_usable_csv_say_so(validator: Validator, content: bytes, message: str) -> None:
     with pytest.raises(InputError, match=message):
         validator.csv_rows(content)
+
+
+def test_values_outside_the_training_range_are_flagged_not_refused(validator: Validator) -> None:
+    row = validator.row({"Area m2": 500.0, "Rooms": 2})
+    assert range_warnings(row, SCHEMA) == [
+        "Area m2: 500 is outside the training range 10 to 300; the estimate is an extrapolation"
+    ]
+    assert range_warnings(validator.row({"Area m2": None}), SCHEMA) == []
