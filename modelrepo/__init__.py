@@ -23,7 +23,6 @@ from .files import (
     REFERENCE_FILE,
     REQUIRED_FILES,
     SCHEMA_FILE,
-    SERVING_FILES,
 )
 from .frame import to_frame
 from .manifest import DataFingerprint, FileEntry, Manifest, file_entry, hash_folder, verify_folder
@@ -43,7 +42,6 @@ __all__ = [
     "REFERENCE_FILE",
     "REQUIRED_FILES",
     "SCHEMA_FILE",
-    "SERVING_FILES",
     "TRUSTED_TYPES",
     "ContractError",
     "DataFingerprint",

@@ -24,15 +24,5 @@ REQUIRED_FILES: tuple[str, ...] = (
     CARD_FILE,
 )
 
-#: What serving needs to answer requests; the card and plots are fetched too, for the Model tab.
-SERVING_FILES: tuple[str, ...] = (
-    MODEL_FILE,
-    SCHEMA_FILE,
-    MANIFEST_FILE,
-    METRICS_FILE,
-    REFERENCE_FILE,
-    EXAMPLES_FILE,
-)
-
 #: The movable alias that names the version serving uses by default.
 PRODUCTION_ALIAS = "production"

@@ -7,26 +7,20 @@ from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
-
+from .document import ContractFile, ContractModel
 from .errors import IntegrityError
 from .files import FORMAT_VERSION, MANIFEST_FILE
-from .schema import read_model_file
 
 _CHUNK = 1 << 20
 
 
-class FileEntry(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class FileEntry(ContractModel):
     sha256: str
     size: int
 
 
-class DataFingerprint(BaseModel):
+class DataFingerprint(ContractModel):
     """Identifies the training table: the sha256 of its canonical CSV form, its shape and where it came from."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     sha256: str
     rows: int
@@ -34,8 +28,8 @@ class DataFingerprint(BaseModel):
     source: str
 
 
-class Manifest(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class Manifest(ContractFile):
+    FILE_NAME = MANIFEST_FILE
 
     format_version: int = FORMAT_VERSION
     created_at: datetime
@@ -44,15 +38,6 @@ class Manifest(BaseModel):
     untrusted_types: list[str]
     data: DataFingerprint
     files: dict[str, FileEntry]
-
-    def write(self, folder: Path) -> Path:
-        path = folder / MANIFEST_FILE
-        path.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
-        return path
-
-    @classmethod
-    def read(cls, folder: Path) -> Manifest:
-        return read_model_file(cls, folder / MANIFEST_FILE)
 
 
 def file_entry(path: Path) -> FileEntry:

@@ -6,53 +6,38 @@ Training and serving bin values with the same functions here, so that the two pr
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
 
+from .document import ContractFile, ContractModel
 from .files import REFERENCE_FILE
-from .schema import read_model_file
 
 MISSING = "__missing__"
 OTHER = "__other__"
 _EPSILON = 1e-4
 
 
-class NumericProfile(BaseModel):
+class NumericProfile(ContractModel):
     """Inner bin edges (deciles of the training data) and the share of rows in each bin, plus missing."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     edges: list[float]
     frequencies: list[float]
     missing: float
 
 
-class CategoryProfile(BaseModel):
+class CategoryProfile(ContractModel):
     """Share of rows per category; `__missing__` for empty cells, `__other__` for unseen categories."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     frequencies: dict[str, float]
 
 
-class Reference(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class Reference(ContractFile):
+    FILE_NAME = REFERENCE_FILE
 
     rows: int
     numeric: dict[str, NumericProfile]
     categorical: dict[str, CategoryProfile]
     prediction: NumericProfile
-
-    def write(self, folder: Path) -> Path:
-        path = folder / REFERENCE_FILE
-        path.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
-        return path
-
-    @classmethod
-    def read(cls, folder: Path) -> Reference:
-        return read_model_file(cls, folder / REFERENCE_FILE)
 
 
 def decile_edges(values: Sequence[float]) -> list[float]:

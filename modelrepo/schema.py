@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from enum import StrEnum
-from pathlib import Path
-from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
-from .errors import ContractError
-from .files import FORMAT_VERSION
+from .document import ContractFile, ContractModel
+from .files import FORMAT_VERSION, SCHEMA_FILE
 
 FeatureValue = bool | int | float | str
-_Model = TypeVar("_Model", bound=BaseModel)
 
 
 class FeatureKind(StrEnum):
@@ -25,10 +21,8 @@ class FeatureKind(StrEnum):
     BOOLEAN = "boolean"
 
 
-class Feature(BaseModel):
+class Feature(ContractModel):
     """One input column of the model."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str
     kind: FeatureKind
@@ -46,20 +40,18 @@ class Feature(BaseModel):
         return self.kind in (FeatureKind.NUMBER, FeatureKind.INTEGER)
 
 
-class Target(BaseModel):
+class Target(ContractModel):
     """What the model predicts."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str
     unit: str
     description: str
 
 
-class Schema(BaseModel):
+class Schema(ContractFile):
     """The whole input contract, in the training table's column order."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    FILE_NAME = SCHEMA_FILE
 
     format_version: int = FORMAT_VERSION
     target: Target
@@ -80,22 +72,3 @@ class Schema(BaseModel):
 
     def defaults(self) -> dict[str, FeatureValue | None]:
         return {feature.name: feature.default for feature in self.features}
-
-    def write(self, path: Path) -> None:
-        path.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
-
-    @classmethod
-    def read(cls, path: Path) -> Schema:
-        return read_model_file(cls, path)
-
-
-def read_model_file(model: type[_Model], path: Path) -> _Model:
-    """Read one JSON file of the contract, with an error that names the file and the problem."""
-    try:
-        return model.model_validate(json.loads(path.read_text(encoding="utf-8")))
-    except FileNotFoundError as error:
-        raise ContractError(
-            f"{path.name} is missing from {path.parent}: the model repository is incomplete."
-        ) from error
-    except (json.JSONDecodeError, ValidationError) as error:
-        raise ContractError(f"{path} does not follow the model-repository contract: {error}") from error

@@ -14,7 +14,6 @@ import numpy as np
 from modelrepo import (
     EXAMPLES_FILE,
     MODEL_FILE,
-    SCHEMA_FILE,
     LocalStore,
     Manifest,
     ModelRepoError,
@@ -88,7 +87,7 @@ def load_served_model(settings: ServingSettings, *, store: Store | None = None) 
         snapshot = store.fetch(settings.revision)  # a few hundred KB: the card and plots feed the Model tab
         manifest = verify_folder(snapshot.folder)
         model = load_model(snapshot.folder / MODEL_FILE)
-        schema = Schema.read(snapshot.folder / SCHEMA_FILE)
+        schema = Schema.read(snapshot.folder)
         metrics = Metrics.read(snapshot.folder)
         reference = Reference.read(snapshot.folder)
     except ModelRepoError as error:

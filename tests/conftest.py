@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from modelrepo import PRODUCTION_ALIAS, LocalStore, Snapshot
+from tests.hubserver import READ_TOKEN, WRITE_TOKEN, HubServer
 from tests.live import LiveApp, start_app
 from training import QUICK_CONFIG, TrainOptions, TrainReport, train
 from training.data import AMES_CSV, NA_MARKERS
@@ -92,3 +93,12 @@ def live_app(registry: LocalStore, tmp_path_factory: pytest.TempPathFactory) -> 
     )
     yield app
     app.stop()
+
+
+@pytest.fixture
+def hub() -> Iterator[HubServer]:
+    """A fresh loopback Hub per test, on a free port, where alice writes and bob only reads."""
+    with HubServer() as server:
+        server.add_token(WRITE_TOKEN, "alice")
+        server.add_token(READ_TOKEN, "bob", write=False)
+        yield server

@@ -536,12 +536,17 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = _serve
 
 
-def client_env(hub: HubServer, hf_home: Path, *, token: str | None = None) -> dict[str, str]:
+#: Tokens the test fixtures register: alice may write, bob may only read.
+WRITE_TOKEN, READ_TOKEN = "hf_test_write", "hf_test_read"
+
+
+def client_env(hub: HubServer, hf_home: Path, *, token: str | None = None, project: bool = True) -> dict[str, str]:
     """The environment of a process whose `huggingface_hub` talks to `hub` (read at import: use a subprocess).
 
-    Every inherited HF_* variable is dropped, so a developer's token or cache never leaks into a test.
+    Every inherited HF_* variable is dropped, so a developer's token or cache never leaks into a test; the
+    project is importable only if `project` (a user of the published model has just the libraries).
     """
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("HF_", "HUGGING"))}
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("HF_", "HUGGING", "PYTHONPATH"))}
     env |= {
         "HF_ENDPOINT": hub.endpoint,
         "HF_HOME": str(hf_home),
@@ -551,8 +556,9 @@ def client_env(hub: HubServer, hf_home: Path, *, token: str | None = None) -> di
         "HF_HUB_DOWNLOAD_TIMEOUT": "2",
         "NO_PROXY": "127.0.0.1,localhost",
         "no_proxy": "127.0.0.1,localhost",
-        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+        "GRADIO_ANALYTICS_ENABLED": "False",
         # One OpenMP thread: on a busy two-core runner, HGB's threads spin on tiny predict calls.
         "OMP_NUM_THREADS": "1",
     }
+    env |= {"PYTHONPATH": str(Path(__file__).resolve().parents[1])} if project else {}
     return env | ({"HF_TOKEN": token} if token else {})

@@ -26,7 +26,6 @@ from modelrepo import (
     EXAMPLES_FILE,
     MODEL_FILE,
     PRODUCTION_ALIAS,
-    SCHEMA_FILE,
     ModelRepoError,
     Schema,
     load_model,
@@ -88,7 +87,7 @@ def check_space(url: str, *, model_repo: str, revision: str, token: str | None) 
     from modelrepo.hub import HubStore
 
     snapshot = HubStore.connect(model_repo, token=token).fetch(revision)
-    schema = Schema.read(snapshot.folder / SCHEMA_FILE)
+    schema = Schema.read(snapshot.folder)
     row = json.loads((snapshot.folder / EXAMPLES_FILE).read_text(encoding="utf-8"))["rows"][0]
     expected = float(load_model(snapshot.folder / MODEL_FILE).predict(to_frame([row], schema))[0])
     served = Client(url, hf_token=token, verbose=False).predict(row, api_name="/predict")

@@ -56,7 +56,7 @@ def prepare_folder(folder: Path) -> Path:
 def write_contract_files(folder: Path, content: RepositoryContent) -> list[str]:
     """Serialize the model with skops and write schema, metrics and reference; returns the untrusted types."""
     save_model(content.model, folder / MODEL_FILE)
-    content.schema.write(folder / "schema.json")
+    content.schema.write(folder)
     content.metrics.write(folder)
     content.reference.write(folder)
     return untrusted_types(folder / MODEL_FILE)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from modelrepo.metrics import Metrics
 
 from .card import CardFacts, render_card
 from .data import AMES_CITATION, TrainingTable, outlier_mask, read_table, split_target
-from .evaluate import Evaluation, evaluate, fit_final, importance_ranks
+from .evaluate import Evaluation, Progress, evaluate, fit_final, importance_ranks
 from .features import build_schema, identifier_columns, infer_kinds, model_columns, read_feature_docs
 from .pipeline import build_pipeline
 from .plots import write_plots
@@ -23,7 +22,6 @@ from .publish import PublishResult, publish
 from .repository import RepositoryContent, prepare_folder, verify_reload, write_contract_files, write_manifest
 from .settings import TrainOptions
 
-Progress = Callable[[str], None]
 EXAMPLE_COUNT = 5
 
 

@@ -11,7 +11,6 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +18,10 @@ import pandas as pd
 import pytest
 
 from modelrepo import CARD_FILE, METRICS_FILE, REQUIRED_FILES, Manifest, hash_folder
-from tests.hubserver import HubServer, client_env
+from tests.hubserver import READ_TOKEN, WRITE_TOKEN, HubServer, client_env
 
 ROOT = Path(__file__).resolve().parents[2]
-WRITE, READ, BAD = "hf_test_write", "hf_test_read", "hf_not_a_token"
+WRITE, READ, BAD = WRITE_TOKEN, READ_TOKEN, "hf_not_a_token"
 REMOVED = "images/residuals.png"  # in v1, not in v2: publishing must delete it from `main`
 
 PRELUDE = f"""
@@ -46,14 +45,6 @@ def version(v):
 def names(folder):
     return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
 """
-
-
-@pytest.fixture
-def hub() -> Iterator[HubServer]:
-    with HubServer() as server:
-        server.add_token(WRITE, "alice")
-        server.add_token(READ, "bob", write=False)
-        yield server
 
 
 @pytest.fixture(scope="module")

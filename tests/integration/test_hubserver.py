@@ -7,20 +7,18 @@ environment points at the server; the scenario prints one JSON line that the tes
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.hubserver import HubServer, git_blob_sha
+from tests.hubserver import READ_TOKEN, WRITE_TOKEN, HubServer, client_env, git_blob_sha
 
-WRITE, READ = "hf_test_write", "hf_test_read"
+WRITE, READ = WRITE_TOKEN, READ_TOKEN
 
 PRELUDE = f"""
 import json, pathlib, tempfile
@@ -51,27 +49,9 @@ def read_tree(path):
 """
 
 
-@pytest.fixture
-def hub() -> Iterator[HubServer]:
-    with HubServer() as server:
-        server.add_token(WRITE, "alice")
-        server.add_token(READ, "bob", write=False)
-        yield server
-
-
 def run_client(hub: HubServer, hf_home: Path, code: str, *, token: str | None = None) -> Any:
     """Run `code` in a new interpreter pointed at `hub`; return the JSON value of its last output line."""
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("HF_", "HUGGING"))}
-    env |= {
-        "HF_ENDPOINT": hub.endpoint,
-        "HF_HOME": str(hf_home),
-        "HF_HUB_DISABLE_TELEMETRY": "1",
-        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-        "NO_PROXY": "127.0.0.1,localhost",
-        "no_proxy": "127.0.0.1,localhost",
-    }
-    if token is not None:
-        env["HF_TOKEN"] = token
+    env = client_env(hub, hf_home, token=token, project=False)
     script = PRELUDE + textwrap.dedent(code)
     command = [sys.executable, "-c", script]
     proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, cwd=hf_home.parent)

@@ -7,12 +7,10 @@ environment points at the server, with its own HF_HOME (its own cache, no saved 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import gradio
@@ -22,10 +20,10 @@ import yaml
 from huggingface_hub import SpaceCard
 
 from modelrepo import CARD_FILE, EXAMPLES_FILE
-from tests.hubserver import HubServer
+from tests.hubserver import READ_TOKEN, WRITE_TOKEN, HubServer, client_env
 
 ROOT = Path(__file__).resolve().parents[2]
-WRITE, READ = "hf_test_write", "hf_test_read"
+WRITE, READ = WRITE_TOKEN, READ_TOKEN
 SPACE, MODEL_REPO = "alice/ames-app", "alice/ames-price"
 DEPLOY = ("--space", SPACE, "--model-repo", MODEL_REPO, "--revision", "v1")
 GITATTRIBUTES = ".gitattributes"  # made by the Hub with the repo; the real Hub needs it, so a deploy keeps it
@@ -43,39 +41,12 @@ runpy.run_module("training.deploy_space", run_name="__main__", alter_sys=True)
 """
 
 
-@pytest.fixture
-def hub() -> Iterator[HubServer]:
-    with HubServer() as server:
-        server.add_token(WRITE, "alice")
-        server.add_token(READ, "bob", write=False)
-        yield server
-
-
-def hub_env(hub: HubServer, hf_home: Path, *, token: str | None = None, project: bool = True) -> dict[str, str]:
-    """The environment of a client of `hub`: no inherited HF_* variable; the project importable if `project`."""
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("HF_", "HUGGING", "PYTHONPATH"))}
-    env |= {
-        "HF_ENDPOINT": hub.endpoint,
-        "HF_HOME": str(hf_home),
-        "HF_HUB_DISABLE_TELEMETRY": "1",
-        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-        "HF_HUB_ETAG_TIMEOUT": "2",
-        "HF_HUB_DOWNLOAD_TIMEOUT": "2",
-        "GRADIO_ANALYTICS_ENABLED": "False",
-        "NO_PROXY": "127.0.0.1,localhost",
-        "no_proxy": "127.0.0.1,localhost",
-        "OMP_NUM_THREADS": "1",
-    }
-    env |= {"PYTHONPATH": str(ROOT)} if project else {}
-    return env | ({"HF_TOKEN": token} if token else {})
-
-
 def run(
     command: list[str], hub: HubServer, cwd: Path, *, token: str | None = None, project: bool = True
 ) -> subprocess.CompletedProcess[str]:
     """Run `command` in `cwd` (never the project root) with a fresh HF_HOME under it."""
     cwd.mkdir(parents=True, exist_ok=True)
-    env = hub_env(hub, cwd / "hf-home", token=token, project=project)
+    env = client_env(hub, cwd / "hf-home", token=token, project=project)
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
 

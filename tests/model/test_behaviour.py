@@ -37,7 +37,7 @@ def test_more_living_area_or_quality_never_lowers_the_price(
 
 
 def test_a_row_with_optional_fields_missing_still_predicts(model, houses: pd.DataFrame, model_folder: Path) -> None:
-    schema = Schema.read(model_folder / "schema.json")
+    schema = Schema.read(model_folder)
     optional = [feature.name for feature in schema.features if feature.nullable]
     assert len(optional) > 10
     rows = [
@@ -57,7 +57,7 @@ def test_the_same_row_always_gives_the_same_price(model, houses: pd.DataFrame) -
 
 def test_examples_reproduce_their_recorded_prices(model, model_folder: Path) -> None:
     examples = json.loads((model_folder / EXAMPLES_FILE).read_text())
-    schema = Schema.read(model_folder / "schema.json")
+    schema = Schema.read(model_folder)
     expected = np.array(examples["predictions"])
     assert np.array_equal(model.predict(to_frame(examples["rows"], schema)), expected)
     features = json.loads((model_folder / "schema.json").read_text())["features"]

@@ -23,7 +23,7 @@ def rows(production: Snapshot, ames: pd.DataFrame) -> list[dict]:
 
 
 def test_every_surface_gives_the_same_prices(live_app: LiveApp, production: Snapshot, rows: list[dict]) -> None:
-    schema = Schema.read(production.folder / "schema.json")
+    schema = Schema.read(production.folder)
     model = load_model(production.folder / MODEL_FILE)
     complete = [{**schema.defaults(), **row} for row in rows]
     in_process = model.predict(to_frame(complete, schema)).tolist()
