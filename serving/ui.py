@@ -176,7 +176,7 @@ def _batch_tab(predictor: Predictor) -> None:
 
     def run(path: str | None) -> tuple[str, pd.DataFrame, str | None]:
         if not path:
-            raise gr.Error("Choose a CSV file first.")
+            raise gr.Error("Choose a CSV file first.", print_exception=False)
         content = Path(path).read_bytes()
         raws = _call(predictor.validator.csv_rows, content)
         results = _call(predictor.predict_batch, raws)

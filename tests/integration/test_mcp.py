@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -28,8 +29,14 @@ async def _session(url: str, action: str, arguments: dict[str, Any] | None = Non
             return await session.call_tool("predict", arguments or {})
 
 
+def run_async(coroutine: Any) -> Any:
+    """Run in a thread of its own: Playwright's sync API may already run an event loop in this one."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def call_predict(url: str, house: dict[str, Any]) -> dict[str, Any]:
-    result = asyncio.run(_session(url, "call", {"house": house}))
+    result = run_async(_session(url, "call", {"house": house}))
     assert not result.isError, result.content
     # Gradio's MCP server renders a dict result as its Python literal in one text block.
     house_result: dict[str, Any] = ast.literal_eval(result.content[0].text)
@@ -38,7 +45,7 @@ def call_predict(url: str, house: dict[str, Any]) -> dict[str, Any]:
 
 @needs_mcp
 def test_predict_tool_is_listed_with_documented_arguments(live_app: LiveApp) -> None:
-    tools = {tool.name: tool for tool in asyncio.run(_session(live_app.url, "list"))}
+    tools = {tool.name: tool for tool in run_async(_session(live_app.url, "list"))}
     assert {"predict", "predict_batch", "model_info"} <= set(tools)
     predict = tools["predict"]
     assert "sale price" in (predict.description or "")
