@@ -34,7 +34,7 @@ def main() -> int:
         if serving.mcp_enabled
         else "off (install the gradio[mcp] extra to turn it on)"
     )
-    access = "API_TOKEN required" if settings.api_token else "open (set API_TOKEN to require a token)"
+    access = "open to anyone who can reach the port (token access control is not implemented yet)"
     offline = " (Hub unreachable: served from the local Hugging Face cache)" if served.snapshot.offline else ""
     print(
         f"Serving model {served.version} (commit {served.commit}) from the {served.store_description}{offline}\n"

@@ -18,9 +18,6 @@ class ServingSettings:
     registry: Path = Path("registry")
     revision: str = PRODUCTION_ALIAS
     hf_token: str | None = None
-    log_dir: Path = Path("logs")
-    log_repo: str | None = None
-    api_token: str | None = None
     server_name: str = "127.0.0.1"
     server_port: int = 7860
     max_batch_rows: int = 1000
@@ -34,14 +31,17 @@ class ServingSettings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServingSettings:
         env = os.environ if environ is None else environ
+        if env.get("API_TOKEN"):
+            # Refuse rather than serve openly while the operator believes the app is guarded.
+            raise StartupError(
+                "API_TOKEN is set, but token access control is not implemented yet; unset API_TOKEN to serve "
+                "openly, or keep the app behind a gateway that checks tokens."
+            )
         return cls(
             model_repo=env.get("MODEL_REPO") or None,
             registry=Path(env.get("MODEL_REGISTRY") or "registry"),
             revision=env.get("MODEL_REVISION") or PRODUCTION_ALIAS,
             hf_token=env.get("HF_TOKEN") or None,
-            log_dir=Path(env.get("PREDICTION_LOG_DIR") or "logs"),
-            log_repo=env.get("PREDICTION_LOG_REPO") or None,
-            api_token=env.get("API_TOKEN") or None,
             server_name=env.get("GRADIO_SERVER_NAME") or "127.0.0.1",
             server_port=_integer(env, "GRADIO_SERVER_PORT", 7860),
             max_batch_rows=_integer(env, "MAX_BATCH_ROWS", 1000),

@@ -86,7 +86,6 @@ def live_app(registry: LocalStore, tmp_path_factory: pytest.TempPathFactory) -> 
         {
             "MODEL_REGISTRY": str(registry.root),
             "HF_HOME": str(workdir / "hf-home"),
-            "PREDICTION_LOG_DIR": str(workdir / "logs"),
             "MAX_BATCH_ROWS": "50",
         },
         workdir=workdir,

@@ -25,7 +25,7 @@ def test_startup_prints_version_folder_and_urls(live_app: LiveApp, registry: Loc
     output = live_app.output()
     version = registry.resolve(PRODUCTION_ALIAS)
     assert f"Serving model v1 (commit {version.commit}) from the local registry" in output
-    for line in ("UI        http://127.0.0.1:", "REST docs http://127.0.0.1:", "/docs", "access    open"):
+    for line in ("UI        http://127.0.0.1:", "REST docs http://127.0.0.1:", "/docs", "access    open to anyone"):
         assert line in output
     assert "MCP       http://127.0.0.1:" in output or "MCP       off" in output
 
@@ -82,7 +82,9 @@ def test_a_pinned_version_is_served_instead_of_production(tmp_path: Path, model_
         app.stop()
 
 
-@pytest.mark.parametrize(("name", "value"), [("GRADIO_SERVER_PORT", "seventy"), ("MAX_BATCH_ROWS", "0")])
+@pytest.mark.parametrize(
+    ("name", "value"), [("GRADIO_SERVER_PORT", "seventy"), ("MAX_BATCH_ROWS", "0"), ("API_TOKEN", "s3cret")]
+)
 def test_bad_settings_are_named(tmp_path: Path, registry: LocalStore, name: str, value: str) -> None:
     result = run_app_until_exit({"MODEL_REGISTRY": str(registry.root), name: value}, workdir=tmp_path)
     assert result.returncode == 1 and name in result.stderr and len(result.stderr.strip().splitlines()) == 1
