@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import gradio as gr
 from fastapi import FastAPI
+
+from modelrepo import CARD_FILE
 
 from .loader import ServedModel, load_served_model
 from .predictor import Predictor
 from .rest import install_rest
 from .settings import ServingSettings
 from .ui import build_blocks
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -64,5 +63,7 @@ def build_app(settings: ServingSettings, *, served: ServedModel | None = None) -
 
 def _card_url(settings: ServingSettings, served: ServedModel) -> str | None:
     if settings.model_repo:
-        return f"https://huggingface.co/{settings.model_repo}/blob/{served.commit}/README.md"
+        from huggingface_hub import constants  # the configured endpoint, as the Hub store uses
+
+        return f"{constants.ENDPOINT.rstrip('/')}/{settings.model_repo}/blob/{served.commit}/{CARD_FILE}"
     return None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,8 +44,6 @@ class ServedModel:
     manifest: Manifest
     reference: Reference
     examples: list[dict[str, Any]]
-    example_predictions: list[float]
-    load_seconds: float
 
     @property
     def version(self) -> str:
@@ -76,7 +73,6 @@ def load_served_model(settings: ServingSettings, *, store: Store | None = None) 
         StartupError: no model, a file that fails its hash, a type outside the allowlist, or a warm-up
             prediction that differs from the one recorded at training time.
     """
-    started = time.perf_counter()
     store = store or open_store(settings)
     try:
         if isinstance(store, LocalStore) and not store.versions():
@@ -103,8 +99,6 @@ def load_served_model(settings: ServingSettings, *, store: Store | None = None) 
         manifest=manifest,
         reference=reference,
         examples=examples["rows"],
-        example_predictions=examples["predictions"],
-        load_seconds=time.perf_counter() - started,
     )
 
 

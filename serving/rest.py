@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import InputError, TooLargeError
 from .predictor import Predictor
-from .validation import error_message
+from .validation import error_message, too_many_rows
 
 API_PREFIX = "/api/v1"
 
@@ -113,9 +113,7 @@ def _install_error_handlers(app: FastAPI, version: str) -> None:
         if oversized:
             ctx = oversized[0].get("ctx", {})
             limit, actual = ctx.get("max_length"), ctx.get("actual_length")
-            return _problem(
-                413, [f"{actual} rows is over the limit of {limit} rows per request; split the batch"], version
-            )
+            return _problem(413, [too_many_rows(int(actual), int(limit))], version)
         return _problem(422, [error_message(_rest_detail(detail)) for detail in details], version)
 
     @app.exception_handler(InputError)

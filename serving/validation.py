@@ -99,9 +99,7 @@ class Validator:
 
     def check_size(self, count: int) -> None:
         if count > self.max_rows:
-            raise TooLargeError(
-                f"{count:,} rows is over the limit of {self.max_rows:,} rows per request; split the batch."
-            )
+            raise TooLargeError(too_many_rows(count, self.max_rows))
         if count == 0:
             raise InputError(["the batch is empty; send at least one row"])
 
@@ -131,6 +129,11 @@ class Validator:
             elif feature.nullable:
                 row[name] = None
         return row
+
+
+def too_many_rows(count: int, limit: int) -> str:
+    """The one message for an oversized batch, whichever surface counted the rows."""
+    return f"{count:,} rows is over the limit of {limit:,} rows per request; split the batch"
 
 
 def _annotation(feature: Feature) -> Any:
