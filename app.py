@@ -14,6 +14,8 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for chatty in ("httpx", "httpx2", "huggingface_hub", "mcp"):  # one line per HTTP request is noise here
         logging.getLogger(chatty).setLevel(logging.WARNING)
+    # The scheduler logs every failed push; the prediction log warns once per outage and counts the rest.
+    logging.getLogger("huggingface_hub._commit_scheduler").setLevel(logging.CRITICAL)
     import uvicorn
 
     from serving import ServingSettings, StartupError
@@ -34,7 +36,11 @@ def main() -> int:
         if serving.mcp_enabled
         else "off (install the gradio[mcp] extra to turn it on)"
     )
-    access = "open to anyone who can reach the port (token access control is not implemented yet)"
+    access = (
+        f"API_TOKEN required: `Authorization: Bearer <token>` (browsers sign in at {base}/sign-in)"
+        if settings.api_token
+        else "open to anyone who can reach the port (set API_TOKEN to require a token)"
+    )
     offline = " (Hub unreachable: served from the local Hugging Face cache)" if served.snapshot.offline else ""
     print(
         f"Serving model {served.version} (commit {served.commit}) from the {served.store_description}{offline}\n"
@@ -43,10 +49,15 @@ def main() -> int:
         f"  API docs  {base}/?view=api (gradio_client)\n"
         f"  REST docs {base}/docs (OpenAPI at {base}/openapi.json)\n"
         f"  MCP       {mcp}\n"
+        f"  metrics   {base}/metrics (Prometheus) · drift at {base}/api/v1/drift\n"
+        f"  log       {serving.monitor.destination}\n"
         f"  access    {access}",
         flush=True,
     )
-    uvicorn.run(serving.app, host=settings.server_name, port=settings.server_port, log_level="warning")
+    try:  # uvicorn finishes the requests in flight on SIGTERM or Ctrl-C, then returns
+        uvicorn.run(serving.app, host=settings.server_name, port=settings.server_port, log_level="warning")
+    finally:
+        serving.close()
     return 0
 
 

@@ -9,11 +9,18 @@ from fastapi import FastAPI
 
 from modelrepo import CARD_FILE
 
+from .access import AccessGuard, TokenCheck
 from .loader import ServedModel, load_served_model
+from .monitor import Monitor
 from .predictor import Predictor
 from .rest import install_rest
 from .settings import ServingSettings
 from .ui import build_blocks
+
+# Gradio keeps each session's last outputs in memory (a 1,000-row batch result is a few MB): keep the most
+# recent sessions only, and delete uploaded and generated files after an hour.
+SESSION_CAPACITY = 200
+DELETE_CACHE = (3600, 3600)
 
 
 @dataclass(frozen=True)
@@ -22,6 +29,14 @@ class ServingApp:
     predictor: Predictor
     blocks: gr.Blocks
     mcp_enabled: bool
+
+    @property
+    def monitor(self) -> Monitor:
+        return self.predictor.monitor
+
+    def close(self) -> None:
+        """Flush the prediction log (and its last push to the Hub); call once the server has stopped."""
+        self.monitor.close()
 
 
 def mcp_available() -> bool:
@@ -35,7 +50,8 @@ def mcp_available() -> bool:
 
 def build_app(settings: ServingSettings, *, served: ServedModel | None = None) -> ServingApp:
     served = served or load_served_model(settings)
-    predictor = Predictor(served, max_rows=settings.max_batch_rows)
+    monitor = Monitor(served, settings)
+    predictor = Predictor(served, max_rows=settings.max_batch_rows, monitor=monitor)
     app = FastAPI(
         title=f"{served.schema.target.name} estimator",
         version=served.version,
@@ -45,15 +61,23 @@ def build_app(settings: ServingSettings, *, served: ServedModel | None = None) -
         ),
     )
     install_rest(app, predictor, max_body_bytes=settings.max_body_bytes, is_ready=lambda: True)
+    check = TokenCheck(settings.api_token) if settings.api_token else None
+    if check:  # outermost: nothing runs for a request without the token
+        app.add_middleware(
+            AccessGuard, check=check, on_refused=lambda surface: monitor.rejected(surface, "unauthorized")
+        )
     blocks = build_blocks(predictor, card_url=_card_url(settings, served))
-    blocks.queue(default_concurrency_limit=4, max_size=64)
+    blocks.queue(default_concurrency_limit=settings.queue_concurrency, max_size=settings.queue_size)
+    blocks.state_session_capacity = SESSION_CAPACITY
+    blocks.delete_cache = DELETE_CACHE
     mcp = mcp_available()
     app = gr.mount_gradio_app(
         app,
         blocks,
         path="/",
+        auth_dependency=check.gradio_user if check else None,
         mcp_server=mcp,
-        enable_monitoring=False,
+        enable_monitoring=False,  # Gradio's /monitoring page would bypass the token; /metrics replaces it
         max_file_size=settings.max_upload_bytes,
         allowed_paths=[str(served.folder)],
         footer_links=["api", "gradio"],

@@ -21,3 +21,7 @@ class InputError(ServingError, ValueError):
 
 class TooLargeError(ServingError, ValueError):
     """A batch or upload is over the configured limit."""
+
+
+class UnknownRequestError(ServingError, LookupError):
+    """Feedback names a request id that this app never logged."""

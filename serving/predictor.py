@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import math
+import time
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from modelrepo import to_frame
 
-from .errors import InputError
+from .errors import InputError, TooLargeError
 from .loader import ServedModel
+from .monitor import Monitor
 from .validation import Row, Validator, range_warnings
 
 
@@ -24,36 +27,107 @@ class Estimate:
     level: float
     model_version: str
     model_commit: str
+    request_id: str
     warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-class Predictor:
-    """The one place where rows become prices; every surface calls it."""
+@dataclass(frozen=True)
+class BatchEstimates:
+    """A batch's id and one result per row, in order: an Estimate (its id is `<batch id>-<row>`) or the row's error."""
 
-    def __init__(self, served: ServedModel, *, max_rows: int) -> None:
-        self.served = served
+    request_id: str
+    results: list[Estimate | InputError]
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Predictor:
+    """The one place where rows become prices; every surface calls it, and every call is monitored."""
+
+    def __init__(self, served: ServedModel, *, max_rows: int, monitor: Monitor) -> None:
+        self.served, self.monitor = served, monitor
         self.validator = Validator.for_schema(served.schema, max_rows=max_rows, examples=served.examples[:1])
         interval = served.metrics.interval
         self._low, self._high, self._level = math.exp(interval.log_low), math.exp(interval.log_high), interval.level
 
-    def predict(self, raw: Mapping[str, Any]) -> Estimate:
+    def predict(self, raw: Mapping[str, Any], *, surface: str) -> Estimate:
         """Validate one house and price it. Raises InputError naming each bad field."""
-        return self.predict_rows([self.validator.row(raw)])[0]
+        started = time.perf_counter()
+        try:
+            row = self.validator.row(raw)
+        except InputError:
+            self.monitor.rejected(surface, "invalid")
+            raise
+        return self.predict_row(row, surface=surface, started=started)
 
-    def predict_rows(self, rows: Sequence[Row]) -> list[Estimate]:
-        """Price rows that already passed validation, in one call to the model."""
-        prices = self.served.model.predict(to_frame(rows, self.served.schema))
-        return [self._estimate(float(price), row) for price, row in zip(prices, rows, strict=True)]
+    def predict_row(self, row: Row, *, surface: str, started: float | None = None) -> Estimate:
+        """Price one row that already passed validation (REST validates with the same model first)."""
+        started = time.perf_counter() if started is None else started
+        estimate = self._price([row], [new_request_id()])
+        self.monitor.priced(surface, [row], estimate, seconds=time.perf_counter() - started, batch=False)
+        return estimate[0]
 
-    def predict_batch(self, raws: Sequence[Any]) -> list[Estimate | InputError]:
+    def predict_batch(self, raws: Sequence[Any], *, surface: str) -> BatchEstimates:
         """Validate each row on its own; good rows are priced, bad rows keep their error (in order)."""
-        checked = self.validator.rows(raws)
-        good = [row for row in checked if not isinstance(row, InputError)]
-        estimates = iter(self.predict_rows(good)) if good else iter(())
-        return [row if isinstance(row, InputError) else next(estimates) for row in checked]
+        started = time.perf_counter()
+        try:
+            checked = self.validator.rows(raws)
+        except TooLargeError:
+            self.monitor.rejected(surface, "too_large")
+            raise
+        except InputError:
+            self.monitor.rejected(surface, "invalid")
+            raise
+        return self.price_batch(checked, surface=surface, started=started)
+
+    def price_batch(
+        self, checked: Sequence[Row | InputError], *, surface: str, started: float | None = None
+    ) -> BatchEstimates:
+        """Price the valid rows of a checked batch in one call to the model; the invalid ones keep their error."""
+        started = time.perf_counter() if started is None else started
+        base = new_request_id()
+        good = [(n, row) for n, row in enumerate(checked, start=1) if not isinstance(row, InputError)]
+        if not good:
+            self.monitor.rejected(surface, "invalid")
+            return BatchEstimates(base, [item for item in checked if isinstance(item, InputError)])
+        rows = [row for _, row in good]
+        priced = self._price(rows, [f"{base}-{n}" for n, _ in good])
+        self.monitor.priced(surface, rows, priced, seconds=time.perf_counter() - started, batch=True)
+        estimates = iter(priced)
+        return BatchEstimates(base, [item if isinstance(item, InputError) else next(estimates) for item in checked])
+
+    def csv_batch(self, content: bytes, *, surface: str) -> BatchEstimates:
+        """A CSV upload: refused as a whole if it is not a readable CSV or too long, else like `predict_batch`."""
+        try:
+            raws = self.validator.csv_rows(content)
+        except InputError:
+            self.monitor.rejected(surface, "invalid")
+            raise
+        except TooLargeError:
+            self.monitor.rejected(surface, "too_large")
+            raise
+        return self.predict_batch(raws, surface=surface)
+
+    def feedback(self, request_id: str, actual_price: float, *, surface: str) -> dict[str, Any]:
+        """Record the observed sale price of an earlier prediction. Raises InputError or UnknownRequestError."""
+        problems = []
+        if not isinstance(request_id, str) or not 0 < len(request_id) <= 100:
+            problems.append("request_id: expected the request_id string returned with the prediction")
+        if (
+            isinstance(actual_price, bool)
+            or not isinstance(actual_price, int | float)
+            or not (math.isfinite(actual_price) and actual_price > 0)
+        ):
+            problems.append(f"actual_price: expected a positive number of dollars, got {actual_price!r}")
+        if problems:
+            self.monitor.rejected(surface, "invalid")
+            raise InputError(problems)
+        return self.monitor.feedback(request_id, float(actual_price), surface=surface)
 
     def info(self) -> dict[str, Any]:
         served = self.served
@@ -80,7 +154,11 @@ class Predictor:
             "features": [feature.model_dump(mode="json") for feature in served.schema.by_importance()],
         }
 
-    def _estimate(self, price: float, row: Row) -> Estimate:
+    def _price(self, rows: Sequence[Row], ids: Sequence[str]) -> list[Estimate]:
+        prices = self.served.model.predict(to_frame(rows, self.served.schema))
+        return [self._estimate(float(p), row, rid) for p, row, rid in zip(prices, rows, ids, strict=True)]
+
+    def _estimate(self, price: float, row: Row, request_id: str) -> Estimate:
         return Estimate(
             price=price,
             low=price * self._low,
@@ -88,5 +166,6 @@ class Predictor:
             level=self._level,
             model_version=self.served.version,
             model_commit=self.served.commit,
+            request_id=request_id,
             warnings=range_warnings(row, self.served.schema),
         )

@@ -4,16 +4,18 @@ This module does not use `from __future__ import annotations`: FastAPI reads the
 from the schema at run time from the route functions' annotations.
 """
 
-from typing import Any
+from collections.abc import Callable
+from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import AllowInfNan, BaseModel, ConfigDict, Field, Strict, create_model
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import InputError, TooLargeError
+from .errors import InputError, TooLargeError, UnknownRequestError
 from .predictor import Predictor
+from .telemetry import CONTENT_TYPE
 from .validation import error_message, too_many_rows
 
 API_PREFIX = "/api/v1"
@@ -26,6 +28,7 @@ class Prediction(BaseModel):
     level: float = Field(description="Share of cross-validated sales whose price fell inside such an interval.")
     model_version: str
     model_commit: str
+    request_id: str = Field(description="Send it back with the observed sale price to POST /api/v1/feedback.")
     warnings: list[str] = Field(
         default_factory=list, description="Inputs outside the training range: the estimate is an extrapolation."
     )
@@ -37,9 +40,40 @@ class BatchItem(BaseModel):
 
 
 class BatchResult(BaseModel):
+    request_id: str = Field(description="The batch's id; each row's prediction has its own `<batch id>-<row>`.")
     results: list[BatchItem]
     model_version: str
     model_commit: str
+
+
+class Feedback(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    request_id: str = Field(min_length=1, max_length=100, description="The `request_id` of the prediction.")
+    actual_price: Annotated[float, Strict(), AllowInfNan(False)] = Field(
+        gt=0, description="The observed sale price, in dollars."
+    )
+
+
+class FeedbackReceipt(BaseModel):
+    request_id: str
+    actual_price: float
+    time: str = Field(description="When the feedback was recorded (UTC, ISO 8601).")
+
+
+class FeatureDriftItem(BaseModel):
+    feature: str
+    psi: float = Field(description="Population stability index against the training data.")
+    level: str = Field(description="stable (< 0.1), watch (0.1-0.25) or drift (> 0.25).")
+
+
+class DriftSummary(BaseModel):
+    window_rows: int = Field(description="Rows in the window now.")
+    window_size: int = Field(description="The most recent rows kept for comparison.")
+    min_rows: int = Field(description="Below this many rows the figures are noise.")
+    enough_rows: bool
+    thresholds: dict[str, float]
+    features: list[FeatureDriftItem] = Field(description="Worst first; `prediction` is the predicted price.")
 
 
 class Problem(BaseModel):
@@ -48,9 +82,9 @@ class Problem(BaseModel):
     model_version: str
 
 
-def install_rest(app: FastAPI, predictor: Predictor, *, max_body_bytes: int, is_ready: Any) -> None:
+def install_rest(app: FastAPI, predictor: Predictor, *, max_body_bytes: int, is_ready: Callable[[], bool]) -> None:
     """Add the routes, the error handlers and the middleware that stamps the model version on responses."""
-    version, commit = predictor.served.version, predictor.served.commit
+    version, commit, monitor = predictor.served.version, predictor.served.commit, predictor.monitor
     house = predictor.validator.model
     batch = create_model(
         "Batch",
@@ -60,14 +94,16 @@ def install_rest(app: FastAPI, predictor: Predictor, *, max_body_bytes: int, is_
     router = APIRouter(prefix=API_PREFIX, tags=["prediction"])
     errors: dict[int | str, dict[str, Any]] = {422: {"model": Problem}, 413: {"model": Problem}}
 
-    def predict(features: BaseModel) -> dict[str, Any]:
-        return predictor.predict_rows([features.model_dump(by_alias=True)])[0].as_dict()
+    def predict(features: BaseModel, response: Response) -> dict[str, Any]:
+        estimate = predictor.predict_row(features.model_dump(by_alias=True), surface="rest")
+        response.headers["X-Request-Id"] = estimate.request_id
+        return estimate.as_dict()
 
-    def predict_batch(body: Any) -> dict[str, Any]:
-        rows = [row.model_dump(by_alias=True) for row in body.rows]
-        estimates = predictor.predict_rows(rows)
-        results = [{"row": number, "prediction": e.as_dict()} for number, e in enumerate(estimates, start=1)]
-        return {"results": results, "model_version": version, "model_commit": commit}
+    def predict_batch(body: Any, response: Response) -> dict[str, Any]:
+        priced = predictor.price_batch([row.model_dump(by_alias=True) for row in body.rows], surface="rest")
+        response.headers["X-Request-Id"] = priced.request_id
+        results = [{"row": n, "prediction": e.as_dict()} for n, e in enumerate(priced.results, start=1)]  # type: ignore[union-attr]
+        return {"request_id": priced.request_id, "results": results, "model_version": version, "model_commit": commit}
 
     # FastAPI reads the request models from the annotations: give it the classes generated from the schema.
     predict.__annotations__["features"] = house
@@ -79,11 +115,35 @@ def install_rest(app: FastAPI, predictor: Predictor, *, max_body_bytes: int, is_
         predict_batch
     )
 
+    @router.post(
+        "/feedback",
+        response_model=FeedbackReceipt,
+        responses={404: {"model": Problem}, 422: {"model": Problem}},
+        tags=["monitoring"],
+        summary="Record the observed sale price of an earlier prediction",
+    )
+    def feedback(body: Feedback) -> dict[str, Any]:
+        return predictor.feedback(body.request_id, body.actual_price, surface="rest")
+
+    @router.get("/drift", response_model=DriftSummary, tags=["monitoring"], summary="Drift of recent traffic")
+    def drift() -> dict[str, Any]:
+        return monitor.drift_report().as_dict()
+
     @router.get("/model", summary="Version, provenance, metrics and input schema of the served model")
     def model_info() -> dict[str, Any]:
         return predictor.info()
 
     app.include_router(router)
+
+    @app.get(
+        "/metrics",
+        tags=["monitoring"],
+        summary="Prometheus metrics",
+        response_class=Response,
+        responses={200: {"content": {CONTENT_TYPE.split(";")[0]: {}}}},
+    )
+    def metrics() -> Response:
+        return Response(monitor.render_metrics(), media_type=CONTENT_TYPE)
 
     @app.get("/health/live", tags=["health"], summary="Liveness: the server is running")
     def live() -> dict[str, str]:
@@ -95,8 +155,14 @@ def install_rest(app: FastAPI, predictor: Predictor, *, max_body_bytes: int, is_
             return JSONResponse({"status": "starting", "model_version": version}, status_code=503)
         return JSONResponse({"status": "ready", "model_version": version, "model_commit": commit})
 
-    _install_error_handlers(app, version)
-    app.add_middleware(_VersionAndSizeMiddleware, version=version, commit=commit, max_body_bytes=max_body_bytes)
+    _install_error_handlers(app, version, on_rejected=lambda outcome: monitor.rejected("rest", outcome))
+    app.add_middleware(
+        _VersionAndSizeMiddleware,
+        version=version,
+        commit=commit,
+        max_body_bytes=max_body_bytes,
+        on_too_large=lambda: monitor.rejected("rest", "too_large"),
+    )
 
 
 def _problem(status: int, problems: list[str], version: str) -> JSONResponse:
@@ -104,7 +170,7 @@ def _problem(status: int, problems: list[str], version: str) -> JSONResponse:
     return JSONResponse(body, status_code=status)
 
 
-def _install_error_handlers(app: FastAPI, version: str) -> None:
+def _install_error_handlers(app: FastAPI, version: str, *, on_rejected: Callable[[str], None]) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_failed(_: Request, error: RequestValidationError) -> JSONResponse:
         # Never echo the raw input: a NaN in it cannot be serialized, and it may be large.
@@ -113,16 +179,22 @@ def _install_error_handlers(app: FastAPI, version: str) -> None:
         if oversized:
             ctx = oversized[0].get("ctx", {})
             limit, actual = ctx.get("max_length"), ctx.get("actual_length")
+            on_rejected("too_large")
             return _problem(413, [too_many_rows(int(actual), int(limit))], version)
+        on_rejected("invalid")
         return _problem(422, [error_message(_rest_detail(detail)) for detail in details], version)
 
     @app.exception_handler(InputError)
     async def input_failed(_: Request, error: InputError) -> JSONResponse:
-        return _problem(422, error.problems, version)
+        return _problem(422, error.problems, version)  # counted by the predictor, which raised it
 
     @app.exception_handler(TooLargeError)
     async def too_large(_: Request, error: TooLargeError) -> JSONResponse:
         return _problem(413, [str(error)], version)
+
+    @app.exception_handler(UnknownRequestError)
+    async def unknown_request(_: Request, error: UnknownRequestError) -> JSONResponse:
+        return _problem(404, [str(error)], version)
 
 
 def _rest_detail(detail: Any) -> Any:
@@ -139,8 +211,10 @@ class _VersionAndSizeMiddleware:
     Pure ASGI (not BaseHTTPMiddleware) so that Gradio's streamed queue responses pass through untouched.
     """
 
-    def __init__(self, app: ASGIApp, *, version: str, commit: str, max_body_bytes: int) -> None:
-        self.app, self.max_body_bytes = app, max_body_bytes
+    def __init__(
+        self, app: ASGIApp, *, version: str, commit: str, max_body_bytes: int, on_too_large: Callable[[], None]
+    ) -> None:
+        self.app, self.max_body_bytes, self.on_too_large = app, max_body_bytes, on_too_large
         self.headers = [(b"x-model-version", version.encode()), (b"x-model-commit", commit.encode())]
         self.version = version
 
@@ -157,6 +231,7 @@ class _VersionAndSizeMiddleware:
         length = dict(scope.get("headers", [])).get(b"content-length", b"")
         if scope["path"].startswith(API_PREFIX) and length.isdigit() and int(length) > self.max_body_bytes:
             text = f"request body of {int(length):,} bytes is over the limit of {self.max_body_bytes:,} bytes"
+            self.on_too_large()
             await _problem(413, [text], self.version)(scope, receive, stamped)
             return
         await self.app(scope, receive, stamped)

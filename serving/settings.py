@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from modelrepo import PRODUCTION_ALIAS
@@ -23,6 +23,13 @@ class ServingSettings:
     max_batch_rows: int = 1000
     max_body_bytes: int = 4_000_000  # a full 1,000-row batch is ~1.7 MB compact, ~2.2 MB indented
     max_upload_bytes: int = 2_000_000
+    queue_size: int = 64
+    queue_concurrency: int = 4
+    api_token: str | None = field(default=None, repr=False)  # never printed or logged
+    log_dir: Path = Path("logs")
+    log_repo: str | None = None
+    log_push_minutes: float = 5.0
+    drift_window: int = 1000
 
     @property
     def source(self) -> str:
@@ -31,12 +38,6 @@ class ServingSettings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServingSettings:
         env = os.environ if environ is None else environ
-        if env.get("API_TOKEN"):
-            # Refuse rather than serve openly while the operator believes the app is guarded.
-            raise StartupError(
-                "API_TOKEN is set, but token access control is not implemented yet; unset API_TOKEN to serve "
-                "openly, or keep the app behind a gateway that checks tokens."
-            )
         return cls(
             model_repo=env.get("MODEL_REPO") or None,
             registry=Path(env.get("MODEL_REGISTRY") or "registry"),
@@ -47,6 +48,13 @@ class ServingSettings:
             max_batch_rows=_integer(env, "MAX_BATCH_ROWS", 1000),
             max_body_bytes=_integer(env, "MAX_BODY_BYTES", 4_000_000),
             max_upload_bytes=_integer(env, "MAX_UPLOAD_BYTES", 2_000_000),
+            queue_size=_integer(env, "QUEUE_SIZE", 64),
+            queue_concurrency=_integer(env, "QUEUE_CONCURRENCY", 4),
+            api_token=_token(env),
+            log_dir=Path(env.get("PREDICTION_LOG_DIR") or "logs"),
+            log_repo=env.get("PREDICTION_LOG_REPO") or None,
+            log_push_minutes=_minutes(env, "PREDICTION_LOG_PUSH_MINUTES", 5.0),
+            drift_window=_integer(env, "DRIFT_WINDOW", 1000),
         )
 
 
@@ -60,4 +68,29 @@ def _integer(env: Mapping[str, str], name: str, default: int) -> int:
         raise StartupError(f"{name}={raw!r} is not a whole number; unset it or give one such as {default}.") from error
     if value <= 0:
         raise StartupError(f"{name} must be positive (got {value}).")
+    return value
+
+
+def _token(env: Mapping[str, str]) -> str | None:
+    token = env.get("API_TOKEN") or None
+    if token is not None and (len(token) < 16 or token != token.strip()):
+        raise StartupError(
+            "API_TOKEN must be at least 16 characters without surrounding spaces; generate one with "
+            '`python -c "import secrets; print(secrets.token_urlsafe(32))"`.'
+        )
+    return token
+
+
+def _minutes(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as error:
+        raise StartupError(
+            f"{name}={raw!r} is not a number of minutes; unset it or give one such as {default}."
+        ) from error
+    if not value > 0:
+        raise StartupError(f"{name} must be positive (got {raw}).")
     return value

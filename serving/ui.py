@@ -20,7 +20,8 @@ import pandas as pd
 
 from modelrepo import CARD_FILE, IMAGES_DIR, Feature, FeatureKind
 
-from .errors import InputError, TooLargeError
+from .drift import PREDICTION, DriftReport
+from .errors import InputError, TooLargeError, UnknownRequestError
 from .predictor import Estimate, Predictor
 
 TOP_FEATURES = 12
@@ -42,6 +43,8 @@ def build_blocks(predictor: Predictor, *, card_url: str | None = None) -> gr.Blo
             _batch_tab(predictor)
         with gr.Tab("Model"):
             _model_tab(predictor, card_url)
+        with gr.Tab("Monitoring") as monitoring:
+            _monitoring_tab(predictor, monitoring)
         _api_endpoints(predictor)
     return blocks
 
@@ -77,7 +80,7 @@ def _estimate_tab(predictor: Predictor, ordered: list[Feature]) -> list[gr.compo
 
     def estimate(*values: Any) -> str:
         row = _row_from_components(features, values)
-        return _format_estimate(_call(predictor.predict, row))
+        return _format_estimate(_call(predictor.predict, row, surface="ui"))
 
     button.click(estimate, inputs=components, outputs=result, api_visibility="private")
     for number, example_button in enumerate(buttons):
@@ -154,7 +157,7 @@ def _format_estimate(estimate: Estimate) -> str:
     text = (
         f"## ${estimate.price:,.0f}\n"
         f"{estimate.level:.0%} range: **${estimate.low:,.0f} – ${estimate.high:,.0f}**  \n"
-        f"model {estimate.model_version} · commit `{estimate.model_commit[:12]}`"
+        f"model {estimate.model_version} · commit `{estimate.model_commit[:12]}` · request id `{estimate.request_id}`"
     )
     if estimate.warnings:
         text += "\n\n" + "\n".join(f"⚠️ {warning}" for warning in estimate.warnings)
@@ -178,8 +181,7 @@ def _batch_tab(predictor: Predictor) -> None:
         if not path:
             raise gr.Error("Choose a CSV file first.", print_exception=False)
         content = Path(path).read_bytes()
-        raws = _call(predictor.validator.csv_rows, content)
-        results = _call(predictor.predict_batch, raws)
+        results = _call(predictor.csv_batch, content, surface="ui").results
         frame = pd.DataFrame(_batch_records(results))
         download_path = _download_file(frame)
         errors = [str(result) for result in results if isinstance(result, InputError)]
@@ -212,7 +214,9 @@ def _batch_records(results: list[Estimate | InputError]) -> list[dict[str, Any]]
             short = [
                 problem.removeprefix(f"row {number}: ").split("; expected one of")[0] for problem in result.problems
             ]
-            records.append({"row": number, "price": None, "low": None, "high": None, "error": "; ".join(short)})
+            records.append(
+                {"row": number, "price": None, "low": None, "high": None, "request_id": "", "error": "; ".join(short)}
+            )
         else:
             records.append(
                 {
@@ -220,6 +224,7 @@ def _batch_records(results: list[Estimate | InputError]) -> list[dict[str, Any]]
                     "price": round(result.price),
                     "low": round(result.low),
                     "high": round(result.high),
+                    "request_id": result.request_id,
                     "error": "",
                 }
             )
@@ -268,10 +273,74 @@ def _model_tab(predictor: Predictor, card_url: str | None) -> None:
     gr.Dataframe(frame, label="Input features", interactive=False)
 
 
+def _monitoring_tab(predictor: Predictor, tab: gr.Tab) -> None:
+    monitor = predictor.monitor
+    gr.Markdown(
+        "How recent traffic compares with the training data, feature by feature: the population stability index "
+        "(PSI) is below 0.1 when stable, 0.1–0.25 worth watching, above 0.25 drift. Also at `GET /api/v1/drift` "
+        "and, for Prometheus, `GET /metrics`."
+    )
+    summary = gr.Markdown(elem_id="drift-summary")
+    table = gr.Dataframe(label="Drift by feature (worst first)", interactive=False, elem_id="drift-table")
+    with gr.Row():
+        names = [PREDICTION, *(feature.name for feature in predictor.served.schema.by_importance())]
+        choice = gr.Dropdown(names, value=PREDICTION, label="Compare live with training for", scale=3)
+        refresh = gr.Button("Refresh", scale=1)
+    plot = gr.LinePlot(x="bin", y="share", color="source", label="Share of rows per bin", elem_id="drift-plot")
+
+    def distribution(feature: str) -> gr.LinePlot:
+        bins = monitor.drift.distribution(feature)
+        frame = pd.DataFrame(
+            [
+                {"bin": b.label, "share": share, "source": source}
+                for b in bins
+                for source, share in (("training", b.training), ("live", b.live))
+            ]
+        )
+        return gr.LinePlot(value=frame, sort=[b.label for b in bins], title=feature)
+
+    def update(feature: str) -> tuple[str, Any, gr.LinePlot]:
+        report = monitor.drift_report()
+        return _drift_summary(report), _drift_table(report), distribution(feature)
+
+    outputs = [summary, table, plot]
+    tab.select(update, inputs=choice, outputs=outputs, api_visibility="private")
+    refresh.click(update, inputs=choice, outputs=outputs, api_visibility="private")
+    choice.change(distribution, inputs=choice, outputs=plot, api_visibility="private")
+
+
+_LEVEL_COLOURS = {"stable": "#d9f2d9", "watch": "#fff1c2", "drift": "#f9c7c7", "collecting": "#eeeeee"}
+
+
+def _drift_summary(report: DriftReport) -> str:
+    counts = {name: sum(item.level == name for item in report.features) for name in ("drift", "watch", "stable")}
+    text = (
+        f"**{report.window_rows:,}** rows in the window (the most recent {report.window_size:,} predicted rows). "
+        f"Drift: **{counts['drift']}** · watch: **{counts['watch']}** · stable: **{counts['stable']}**."
+    )
+    if not report.enough:
+        text += f"\n\nFewer than {report.min_rows} rows so far: the figures are noise until more traffic arrives."
+    return text
+
+
+def _drift_table(report: DriftReport) -> Any:
+    frame = pd.DataFrame(
+        [{"feature": item.feature, "PSI": round(item.psi, 4), "level": item.level} for item in report.features],
+        columns=["feature", "PSI", "level"],
+    )
+    return frame.style.apply(lambda row: [f"background-color: {_LEVEL_COLOURS[row['level']]}"] * len(row), axis=1)
+
+
+def _api_surface(request: gr.Request | None) -> str:
+    """MCP tool calls reach these functions through Gradio's own client, carrying the MCP client's headers."""
+    headers = getattr(request, "headers", None) or {}
+    return "mcp" if "mcp-session-id" in headers or "mcp-protocol-version" in headers else "gradio_api"
+
+
 def _api_endpoints(predictor: Predictor) -> None:
     """Typed, named endpoints for gradio_client and MCP; the UI's own events stay private."""
 
-    def predict(house: dict[str, Any]) -> dict[str, Any]:
+    def predict(house: dict[str, Any], request: gr.Request) -> dict[str, Any]:
         """Estimate the sale price of one house in dollars.
 
         Args:
@@ -279,11 +348,12 @@ def _api_endpoints(predictor: Predictor) -> None:
                 their training defaults; call model_info for every feature with its kind, range and categories.
 
         Returns:
-            price, the low and high ends of the prediction interval, its level, and the model version and commit.
+            price, the low and high ends of the prediction interval, its level, the model version and commit, and
+            the request_id to quote when reporting the actual sale price with feedback.
         """
-        return _call(predictor.predict, house).as_dict()
+        return _call(predictor.predict, house, surface=_api_surface(request)).as_dict()
 
-    def predict_batch(houses: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def predict_batch(houses: list[dict[str, Any]], request: gr.Request) -> list[dict[str, Any]]:
         """Estimate many houses at once; a bad row gets an error message and the others are still priced.
 
         Args:
@@ -292,7 +362,7 @@ def _api_endpoints(predictor: Predictor) -> None:
         Returns:
             one result per house, in order: {"row", "prediction"} or {"row", "error"}.
         """
-        results = _call(predictor.predict_batch, houses)
+        results = _call(predictor.predict_batch, houses, surface=_api_surface(request)).results
         return [
             {"row": n, "error": str(r)} if isinstance(r, InputError) else {"row": n, "prediction": r.as_dict()}
             for n, r in enumerate(results, start=1)
@@ -302,14 +372,32 @@ def _api_endpoints(predictor: Predictor) -> None:
         """The served model's version, commit, provenance, metrics and input features (kinds, ranges, categories)."""
         return predictor.info()
 
+    def feedback(request_id: str, actual_price: float, request: gr.Request) -> dict[str, Any]:
+        """Report the price a house actually sold for, so that the model's accuracy can be tracked.
+
+        Args:
+            request_id: the request_id returned with the prediction (each row of a batch has its own).
+            actual_price: the observed sale price in dollars.
+
+        Returns:
+            the recorded feedback: request_id, actual_price and time.
+        """
+        return _call(predictor.feedback, request_id, actual_price, surface=_api_surface(request))
+
+    def drift() -> dict[str, Any]:
+        """How recent traffic compares with the training data: PSI per feature, worst first (drift above 0.25)."""
+        return predictor.monitor.drift_report().as_dict()
+
     gr.api(predict, api_name="predict")
     gr.api(predict_batch, api_name="predict_batch")
     gr.api(model_info, api_name="model_info")
+    gr.api(feedback, api_name="feedback")
+    gr.api(drift, api_name="drift")
 
 
-def _call(function: Callable[..., Any], *args: Any) -> Any:
+def _call(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Run a serving function and show its input errors as a message a person understands."""
     try:
-        return function(*args)
-    except (InputError, TooLargeError) as error:
+        return function(*args, **kwargs)
+    except (InputError, TooLargeError, UnknownRequestError) as error:
         raise gr.Error(str(error), print_exception=False) from None

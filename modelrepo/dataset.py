@@ -1,0 +1,112 @@
+"""A Hub dataset as the remote copy of a local folder (the prediction log): push in the background, fetch back.
+
+Built on `huggingface_hub.CommitScheduler`, which pushes changed files every few minutes. Two things are
+added for a server that must never stop because of the Hub: creating the dataset is retried in the
+background while the Hub is unreachable, and every failed or recovered push is reported to the caller.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import TimeoutError as FutureTimeout
+from pathlib import Path
+
+from huggingface_hub import CommitScheduler, HfApi, snapshot_download
+
+logger = logging.getLogger(__name__)
+
+
+class _ReportingScheduler(CommitScheduler):
+    def __init__(self, *, on_result: Callable[[Exception | None], None], **kwargs: object) -> None:
+        self._on_result = on_result
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+
+    def push_to_hub(self):  # type: ignore[no-untyped-def]
+        try:
+            result = super().push_to_hub()
+        except Exception as error:
+            self._on_result(error)
+            raise
+        self._on_result(None)
+        return result
+
+
+class DatasetMirror:
+    """Keep a Hub dataset in step with `folder`; the Hub may be unreachable at start or at any time.
+
+    `on_result(error)` is called after every push attempt (None on success). Hold `lock` while appending to
+    files in `folder`, so that a push never reads half a line.
+    """
+
+    def __init__(
+        self,
+        repo_id: str,
+        folder: Path,
+        *,
+        token: str | None,
+        every_minutes: float,
+        on_result: Callable[[Exception | None], None],
+        private: bool = True,
+    ) -> None:
+        self.repo_id, self.folder, self.every_minutes = repo_id, folder, every_minutes
+        self._token, self._private, self._on_result = token, private, on_result
+        self._scheduler: CommitScheduler | None = None
+        self._closed = threading.Event()
+        self.lock = threading.Lock()
+        self._thread = threading.Thread(target=self._connect, name="dataset-mirror", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _connect(self) -> None:
+        """Create the scheduler (which creates the dataset) once the Hub answers; retry until then."""
+        retry_seconds = min(self.every_minutes * 60, 30.0)
+        while not self._closed.is_set():
+            try:
+                self.folder.mkdir(parents=True, exist_ok=True)
+                scheduler = _ReportingScheduler(
+                    on_result=self._on_result,
+                    repo_id=self.repo_id,
+                    repo_type="dataset",
+                    folder_path=self.folder,
+                    every=self.every_minutes,
+                    private=self._private,
+                    hf_api=HfApi(token=self._token),
+                    allow_patterns=["*.jsonl"],
+                )
+            except Exception as error:  # unreachable Hub, bad token, unwritable folder: report and retry
+                self._on_result(error)
+                self._closed.wait(retry_seconds)
+                continue
+            scheduler.lock = self.lock  # appends and the push's file listing now exclude each other
+            self._scheduler = scheduler
+            return
+
+    def close(self, *, timeout: float = 30.0) -> bool:
+        """Push what is left and stop. Returns False if the last push failed or did not finish in time."""
+        self._closed.set()
+        scheduler = self._scheduler
+        if scheduler is None:
+            return False
+        try:
+            scheduler.trigger().result(timeout=timeout)
+        except (Exception, FutureTimeout):
+            return False
+        finally:
+            scheduler.stop()
+        return True
+
+
+def download_dataset(repo_id: str, folder: Path, *, token: str | None = None) -> Path:
+    """Fetch a dataset's JSONL files (the prediction log) to `folder`; returns the folder."""
+    return Path(
+        snapshot_download(
+            repo_id=repo_id,
+            repo_type="dataset",
+            local_dir=folder,
+            token=token,
+            allow_patterns=["*.jsonl", "**/*.jsonl"],
+        )
+    )

@@ -1,0 +1,173 @@
+"""The prediction log: every priced row and every observed sale price, as JSONL files, without slowing a request.
+
+Requests only append to an in-memory queue; a writer thread appends the lines to
+`predictions-<day>-<run>.jsonl` and `feedback-<day>-<run>.jsonl` (one file per day for each run of the app, so that
+runs never overwrite each other in the Hub dataset). When the folder cannot be written, the records stay in
+memory (up to `max_pending`), the failure is counted and warned about once, and they are written when the folder
+comes back. `close()` writes everything before the process exits.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .errors import UnknownRequestError
+
+logger = logging.getLogger(__name__)
+
+PREDICTIONS = "predictions"
+FEEDBACK = "feedback"
+_KNOWN_IDS = 200_000  # request ids kept in memory for feedback; older ones are looked up in the files
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class PredictionLog:
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        on_write_failure: Callable[[], None] = lambda: None,
+        lock: threading.Lock | None = None,
+        flush_seconds: float = 0.5,
+        max_pending: int = 100_000,
+    ) -> None:
+        self.folder = folder
+        self.run_id = f"{utc_now():%H%M%S}-{uuid.uuid4().hex[:6]}"
+        self._on_write_failure, self._file_lock = on_write_failure, lock or threading.Lock()
+        self._flush_seconds, self._max_pending = flush_seconds, max_pending
+        self._pending: deque[tuple[str, dict[str, Any]]] = deque()
+        self._known: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+        self._wake, self._closing = threading.Event(), threading.Event()
+        self._failing = False
+        self.dropped = 0
+        self._writer = threading.Thread(target=self._run, name="prediction-log", daemon=True)
+        self._writer.start()
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def predictions(self, records: list[dict[str, Any]]) -> None:
+        """Queue priced rows (never blocks on disk)."""
+        with self._lock:
+            for record in records:
+                self._known[record["request_id"]] = None
+                self._enqueue(PREDICTIONS, record)
+            while len(self._known) > _KNOWN_IDS:
+                self._known.popitem(last=False)
+        self._wake.set()
+
+    def feedback(self, request_id: str, actual_price: float) -> dict[str, Any]:
+        """Queue an observed sale price for an earlier prediction. Raises UnknownRequestError."""
+        if not self.knows(request_id):
+            raise UnknownRequestError(
+                f"no prediction with request id {request_id!r} was logged by this app; use the `request_id` "
+                "returned with the prediction (each row of a batch has its own)"
+            )
+        record = {"time": utc_now().isoformat(), "request_id": request_id, "actual_price": actual_price}
+        with self._lock:
+            self._enqueue(FEEDBACK, record)
+        self._wake.set()
+        return record
+
+    def knows(self, request_id: str) -> bool:
+        with self._lock:
+            if request_id in self._known:
+                return True
+        needle = f'"request_id": {json.dumps(request_id)}'
+        for path in sorted(self.folder.glob(f"{PREDICTIONS}-*.jsonl"), reverse=True):
+            try:
+                with path.open(encoding="utf-8") as stream:
+                    if any(needle in line for line in stream):
+                        return True
+            except OSError:
+                continue
+        return False
+
+    def flush(self) -> bool:
+        """Write everything queued now; True when nothing is left in memory."""
+        with self._lock:
+            batch = list(self._pending)
+            self._pending.clear()
+        if not batch:
+            return True
+        unwritten, error = self._write(batch)
+        if error is not None:
+            with self._lock:
+                self._pending.extendleft(reversed(unwritten))  # keep the order; retried on the next flush
+            self._failed(error)
+            return False
+        if self._failing:
+            self._failing = False
+            logger.warning("prediction log: writing to %s again; %d records caught up", self.folder, len(batch))
+        return True
+
+    def close(self) -> bool:
+        """Stop the writer and write what is left; False (and a warning) if records could not be written."""
+        self._closing.set()
+        self._wake.set()
+        self._writer.join(timeout=10)
+        if self.flush():
+            return True
+        logger.error("prediction log: %d records could not be written to %s and are lost", self.pending, self.folder)
+        return False
+
+    def _enqueue(self, kind: str, record: dict[str, Any]) -> None:
+        if len(self._pending) >= self._max_pending:
+            self._pending.popleft()
+            self.dropped += 1
+        self._pending.append((kind, record))
+
+    def _run(self) -> None:
+        backoff = self._flush_seconds
+        while not self._closing.is_set():
+            self._wake.wait(timeout=backoff)
+            self._wake.clear()
+            time.sleep(self._flush_seconds)  # gather a few requests per write
+            backoff = self._flush_seconds if self.flush() else min(backoff * 2, 5.0)
+
+    def _write(
+        self, batch: list[tuple[str, dict[str, Any]]]
+    ) -> tuple[list[tuple[str, dict[str, Any]]], OSError | None]:
+        """Append each file's lines in one write; returns the records of the files that failed, and the error."""
+        groups: dict[Path, list[tuple[str, dict[str, Any]]]] = {}
+        for kind, record in batch:
+            path = self.folder / f"{kind}-{record['time'][:10]}-{self.run_id}.jsonl"
+            groups.setdefault(path, []).append((kind, record))
+        unwritten: list[tuple[str, dict[str, Any]]] = []
+        error: OSError | None = None
+        for path, items in groups.items():
+            text = "".join(json.dumps(record, ensure_ascii=False) + "\n" for _, record in items)
+            try:
+                self.folder.mkdir(parents=True, exist_ok=True)
+                with self._file_lock, path.open("a", encoding="utf-8") as stream:
+                    stream.write(text)
+            except OSError as failure:
+                unwritten += items
+                error = failure
+        return unwritten, error
+
+    def _failed(self, error: OSError) -> None:
+        self._on_write_failure()
+        if not self._failing:
+            self._failing = True
+            logger.warning(
+                "prediction log: cannot write to %s (%s); predictions go on and %d records wait in memory until "
+                "the folder can be written",
+                self.folder,
+                error,
+                self.pending,
+            )
