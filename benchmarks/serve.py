@@ -57,6 +57,7 @@ def _run(args: argparse.Namespace, workdir: Path) -> int:
     threads = os.environ.get("OMP_NUM_THREADS") or "default (one per core)"
     sys.path.insert(0, str(ROOT))
     from serving import Predictor, ServingSettings, StartupError, load_served_model
+    from serving.monitor import Monitor
 
     registry = args.registry.resolve()
     try:
@@ -64,7 +65,9 @@ def _run(args: argparse.Namespace, workdir: Path) -> int:
     except StartupError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    predictor = Predictor(served, max_rows=args.batch_rows)
+    # The floor includes the monitoring every request pays for (log queue, metrics, drift window).
+    settings = ServingSettings(registry=registry, log_dir=Path(tempfile.mkdtemp(prefix="serve-bench-logs-")))
+    predictor = Predictor(served, max_rows=args.batch_rows, monitor=Monitor(served, settings))
     example = served.examples[0]
     batch = [served.examples[n % len(served.examples)] for n in range(args.batch_rows)]
     print(f"model {served.version} (commit {served.commit[:12]}) from {registry}", flush=True)
@@ -72,9 +75,9 @@ def _run(args: argparse.Namespace, workdir: Path) -> int:
     if busy:
         print("warning: the machine is busy; other work inflates every figure below", flush=True)
 
-    floor = _times(lambda: predictor.predict(example), args.requests)
-    floor_batch = _times(lambda: predictor.predict_batch(batch), args.batch_repeats, warm_up=1)
-    local_price = predictor.predict(example).price
+    floor = _times(lambda: predictor.predict(example, surface="rest"), args.requests)
+    floor_batch = _times(lambda: predictor.predict_batch(batch, surface="rest"), args.batch_repeats, warm_up=1)
+    local_price = predictor.predict(example, surface="rest").price
     own_memory = _memory_kb(os.getpid())["VmRSS"]
     print(f"floor measured ({len(floor)} calls); starting the app…", flush=True)
 

@@ -27,6 +27,12 @@ class LiveApp:
     process: subprocess.Popen[str]
     url: str
     log: Path
+    workdir: Path
+
+    @property
+    def prediction_log(self) -> Path:
+        """The app's PREDICTION_LOG_DIR unless the test set another: `logs` in its working directory."""
+        return self.workdir / "logs"
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -75,7 +81,7 @@ def start_app(env: Mapping[str, str], *, workdir: Path, timeout: float = 90, pre
             stderr=subprocess.STDOUT,
             text=True,
         )
-    app = LiveApp(process, f"http://127.0.0.1:{port}", log)
+    app = LiveApp(process, f"http://127.0.0.1:{port}", log, workdir)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -109,3 +115,28 @@ def run_app_until_exit(
         text=True,
         timeout=timeout,
     )
+
+
+def logged(folder: Path, kind: str = "predictions") -> list[dict]:
+    """Every record in a prediction log folder (`predictions` or `feedback`), in file order."""
+    import json
+
+    return [
+        json.loads(line)
+        for path in sorted(folder.glob(f"**/{kind}-*.jsonl"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+    ]
+
+
+def wait_for_logged(
+    folder: Path, request_ids: set[str], *, kind: str = "predictions", times: int = 1, timeout: float = 15
+) -> list[dict]:
+    """The log's records once every id in `request_ids` is there `times` times (the writer runs about twice a
+    second), or whatever is there after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        records = logged(folder, kind)
+        ids = [record["request_id"] for record in records]
+        if all(ids.count(request_id) >= times for request_id in request_ids) or time.monotonic() > deadline:
+            return records
+        time.sleep(0.2)

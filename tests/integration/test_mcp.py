@@ -2,50 +2,21 @@
 
 from __future__ import annotations
 
-import ast
-import asyncio
 import json
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import pytest
 
 from modelrepo import EXAMPLES_FILE, Snapshot
 from serving import mcp_available
 from tests.live import LiveApp
+from tests.mcp_client import call_predict, list_tools
 
 needs_mcp = pytest.mark.skipif(not mcp_available(), reason="the gradio[mcp] extra is not installed")
 
 
-async def _session(url: str, action: str, arguments: dict[str, Any] | None = None) -> Any:
-    from mcp import ClientSession
-    from mcp.client.streamable_http import streamable_http_client
-
-    async with streamable_http_client(f"{url}/gradio_api/mcp/") as (read, write, _):
-        async with ClientSession(read, write) as session:
-            await session.initialize()
-            if action == "list":
-                return (await session.list_tools()).tools
-            return await session.call_tool("predict", arguments or {})
-
-
-def run_async(coroutine: Any) -> Any:
-    """Run in a thread of its own: Playwright's sync API may already run an event loop in this one."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
-
-
-def call_predict(url: str, house: dict[str, Any]) -> dict[str, Any]:
-    result = run_async(_session(url, "call", {"house": house}))
-    assert not result.isError, result.content
-    # Gradio's MCP server renders a dict result as its Python literal in one text block.
-    house_result: dict[str, Any] = ast.literal_eval(result.content[0].text)
-    return house_result
-
-
 @needs_mcp
 def test_predict_tool_is_listed_with_documented_arguments(live_app: LiveApp) -> None:
-    tools = {tool.name: tool for tool in run_async(_session(live_app.url, "list"))}
+    tools = {tool.name: tool for tool in list_tools(live_app.url)}
     assert {"predict", "predict_batch", "model_info"} <= set(tools)
     predict = tools["predict"]
     assert "sale price" in (predict.description or "")

@@ -25,7 +25,8 @@ def test_startup_prints_version_folder_and_urls(live_app: LiveApp, registry: Loc
     output = live_app.output()
     version = registry.resolve(PRODUCTION_ALIAS)
     assert f"Serving model v1 (commit {version.commit}) from the local registry" in output
-    for line in ("UI        http://127.0.0.1:", "REST docs http://127.0.0.1:", "/docs", "access    open to anyone"):
+    lines = ("UI        http://127.0.0.1:", "REST docs http://127.0.0.1:", "/docs", "access    open to anyone", "/metrics")
+    for line in (*lines, "log       "):
         assert line in output
     assert "MCP       http://127.0.0.1:" in output or "MCP       off" in output
 
@@ -83,7 +84,7 @@ def test_a_pinned_version_is_served_instead_of_production(tmp_path: Path, model_
 
 
 @pytest.mark.parametrize(
-    ("name", "value"), [("GRADIO_SERVER_PORT", "seventy"), ("MAX_BATCH_ROWS", "0"), ("API_TOKEN", "s3cret")]
+    ("name", "value"), [("GRADIO_SERVER_PORT", "seventy"), ("MAX_BATCH_ROWS", "0"), ("API_TOKEN", "short")]
 )
 def test_bad_settings_are_named(tmp_path: Path, registry: LocalStore, name: str, value: str) -> None:
     result = run_app_until_exit({"MODEL_REGISTRY": str(registry.root), name: value}, workdir=tmp_path)

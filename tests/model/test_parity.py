@@ -42,7 +42,7 @@ def test_every_surface_gives_the_same_prices(live_app: LiveApp, production: Snap
     assert gradio == in_process
     assert gradio_batch == in_process
     if mcp_available():
-        from tests.integration.test_mcp import call_predict
+        from tests.mcp_client import call_predict
 
         assert [call_predict(live_app.url, row)["price"] for row in rows] == in_process
     assert np.all(np.isfinite(in_process))

@@ -1,0 +1,87 @@
+"""The prediction log writes every record once, never blocks or fails a request, and survives a bad folder."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import pytest
+
+from serving.errors import UnknownRequestError
+from serving.recorder import PredictionLog, utc_now
+
+
+def _record(request_id: str) -> dict:
+    return {"time": utc_now().isoformat(), "request_id": request_id, "features": {"Gr Liv Area": 1500}, "price": 1.0}
+
+
+def _lines(folder: Path, kind: str = "predictions") -> list[dict]:
+    return [json.loads(line) for path in sorted(folder.glob(f"{kind}-*.jsonl")) for line in path.read_text().splitlines()]
+
+
+def test_records_land_in_one_file_per_day_once_each(tmp_path: Path) -> None:
+    log = PredictionLog(tmp_path / "logs", flush_seconds=0.05)
+    log.predictions([_record("a"), _record("b")])
+    log.predictions([_record("c")])
+    assert log.close()
+    files = list((tmp_path / "logs").glob("predictions-*.jsonl"))
+    assert len(files) == 1 and files[0].name.startswith(f"predictions-{utc_now():%Y-%m-%d}-")
+    assert [record["request_id"] for record in _lines(tmp_path / "logs")] == ["a", "b", "c"]
+
+
+def test_close_writes_what_the_writer_has_not_yet(tmp_path: Path) -> None:
+    log = PredictionLog(tmp_path, flush_seconds=30)  # the writer would wait 30 s
+    log.predictions([_record(str(n)) for n in range(500)])
+    assert log.close()
+    assert len(_lines(tmp_path)) == 500
+
+
+def test_an_unwritable_folder_warns_once_keeps_records_and_catches_up(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "logs"
+    blocker.write_text("a file where the folder should be")  # works even as root, unlike chmod
+    failures: list[int] = []
+    log = PredictionLog(blocker, on_write_failure=lambda: failures.append(1), flush_seconds=30)
+    with caplog.at_level(logging.WARNING, logger="serving.recorder"):
+        log.predictions([_record("a")])  # never raises
+        assert not log.flush() and not log.flush()
+        log.predictions([_record("b")])
+        assert not log.flush()
+    assert len(failures) == 3 and log.pending == 2
+    warnings = [r.getMessage() for r in caplog.records if "cannot write" in r.getMessage()]
+    assert len(warnings) == 1 and str(blocker) in warnings[0]
+    blocker.unlink()
+    blocker.mkdir()
+    with caplog.at_level(logging.WARNING, logger="serving.recorder"):
+        assert log.flush()
+    assert "again; 2 records caught up" in caplog.text
+    assert [record["request_id"] for record in _lines(blocker)] == ["a", "b"]
+    assert log.close()
+    assert len(_lines(blocker)) == 2
+
+
+def test_feedback_needs_a_logged_request_id_even_from_an_earlier_run(tmp_path: Path) -> None:
+    first = PredictionLog(tmp_path, flush_seconds=0.05)
+    first.predictions([_record("earlier")])
+    assert first.close()
+    log = PredictionLog(tmp_path, flush_seconds=0.05)
+    with pytest.raises(UnknownRequestError, match="no prediction with request id 'never'"):
+        log.feedback("never", 100_000.0)
+    assert log.feedback("earlier", 210_000.0)["actual_price"] == 210_000.0
+    assert log.close()
+    assert [(r["request_id"], r["actual_price"]) for r in _lines(tmp_path, "feedback")] == [("earlier", 210_000.0)]
+
+
+def test_memory_is_bounded_when_the_folder_stays_unwritable(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    log = PredictionLog(blocker, flush_seconds=30, max_pending=10)
+    log.predictions([_record(str(n)) for n in range(25)])
+    assert log.pending == 10 and log.dropped == 15
+    blocker.unlink()
+    assert log.close()
+    assert [r["request_id"] for r in _lines(blocker)] == [str(n) for n in range(15, 25)]
+    shutil.rmtree(blocker)
