@@ -13,7 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 
-from huggingface_hub import CommitScheduler, HfApi, snapshot_download
+from huggingface_hub import CommitInfo, CommitScheduler, HfApi, snapshot_download
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ class _ReportingScheduler(CommitScheduler):
         self._on_result = on_result
         super().__init__(**kwargs)  # type: ignore[arg-type]
 
-    def push_to_hub(self):  # type: ignore[no-untyped-def]
+    def push_to_hub(self) -> CommitInfo | None:
         try:
             result = super().push_to_hub()
         except Exception as error:

@@ -49,7 +49,7 @@ def decile_edges(values: Sequence[float]) -> list[float]:
     return [float(edge) for edge in np.unique(np.quantile(finite, np.linspace(0.1, 0.9, 9)))]
 
 
-def numeric_profile(values: Sequence[float], edges: Sequence[float]) -> NumericProfile:
+def numeric_profile(values: Sequence[float] | np.ndarray, edges: Sequence[float]) -> NumericProfile:
     """Bin values as (-inf, e1], (e1, e2], …, (ek, inf); missing values are counted apart."""
     array = np.asarray(values, dtype=float)
     present = array[np.isfinite(array)]

@@ -25,3 +25,7 @@ class TooLargeError(ServingError, ValueError):
 
 class UnknownRequestError(ServingError, LookupError):
     """Feedback names a request id that this app never logged."""
+
+
+class LogNotFoundError(ServingError, FileNotFoundError):
+    """The prediction log to report on is not where it was looked for (folder or Hub dataset)."""

@@ -68,7 +68,7 @@ class Predictor:
     def predict_row(self, row: Row, *, surface: str, started: float | None = None) -> Estimate:
         """Price one row that already passed validation (REST validates with the same model first)."""
         started = time.perf_counter() if started is None else started
-        estimate = self._price([row], [new_request_id()])
+        estimate = self._price([row], [new_request_id()], surface=surface)
         self.monitor.priced(surface, [row], estimate, seconds=time.perf_counter() - started, batch=False)
         return estimate[0]
 
@@ -96,7 +96,7 @@ class Predictor:
             self.monitor.rejected(surface, "invalid")
             return BatchEstimates(base, [item for item in checked if isinstance(item, InputError)])
         rows = [row for _, row in good]
-        priced = self._price(rows, [f"{base}-{n}" for n, _ in good])
+        priced = self._price(rows, [f"{base}-{n}" for n, _ in good], surface=surface)
         self.monitor.priced(surface, rows, priced, seconds=time.perf_counter() - started, batch=True)
         estimates = iter(priced)
         return BatchEstimates(base, [item if isinstance(item, InputError) else next(estimates) for item in checked])
@@ -154,8 +154,12 @@ class Predictor:
             "features": [feature.model_dump(mode="json") for feature in served.schema.by_importance()],
         }
 
-    def _price(self, rows: Sequence[Row], ids: Sequence[str]) -> list[Estimate]:
-        prices = self.served.model.predict(to_frame(rows, self.served.schema))
+    def _price(self, rows: Sequence[Row], ids: Sequence[str], *, surface: str) -> list[Estimate]:
+        try:
+            prices = self.served.model.predict(to_frame(rows, self.served.schema))
+        except Exception:
+            self.monitor.rejected(surface, "error")  # a bug, not bad input: counted so that alerts see it
+            raise
         return [self._estimate(float(p), row, rid) for p, row, rid in zip(prices, rows, ids, strict=True)]
 
     def _estimate(self, price: float, row: Row, request_id: str) -> Estimate:

@@ -54,7 +54,7 @@ class ServingSettings:
             log_dir=Path(env.get("PREDICTION_LOG_DIR") or "logs"),
             log_repo=env.get("PREDICTION_LOG_REPO") or None,
             log_push_minutes=_minutes(env, "PREDICTION_LOG_PUSH_MINUTES", 5.0),
-            drift_window=_integer(env, "DRIFT_WINDOW", 1000),
+            drift_window=_drift_window(env),
         )
 
 
@@ -94,3 +94,10 @@ def _minutes(env: Mapping[str, str], name: str, default: float) -> float:
     if not value > 0:
         raise StartupError(f"{name} must be positive (got {raw}).")
     return value
+
+
+def _drift_window(env: Mapping[str, str]) -> int:
+    window = _integer(env, "DRIFT_WINDOW", 1000)
+    if window < 100:
+        raise StartupError(f"DRIFT_WINDOW must be at least 100 rows (got {window}): fewer rows make the index noise.")
+    return window

@@ -1,12 +1,13 @@
 """Prometheus metrics of one app: requests, latency, prices, rows, log failures, drift and the model version.
 
 Each app owns its registry (not prometheus_client's global one), so that several apps in one process (tests)
-never share counters. `monitoring/dashboard.json` queries these names: keep them in step.
+never share counters. `monitoring/grafana/dashboard.json` and `monitoring/alerts.yml` query these names: keep
+them in step (a test checks).
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, ProcessCollector, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 PREFIX = "house_price"
@@ -24,6 +25,7 @@ class ServingMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        ProcessCollector(registry=r)  # process_resident_memory_bytes, CPU seconds, open files
         self.requests = Counter(
             f"{PREFIX}_requests",
             "Prediction and feedback requests by surface (rest, gradio_api, mcp, ui) and outcome "

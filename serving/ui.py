@@ -388,11 +388,10 @@ def _api_endpoints(predictor: Predictor) -> None:
         """How recent traffic compares with the training data: PSI per feature, worst first (drift above 0.25)."""
         return predictor.monitor.drift_report().as_dict()
 
-    gr.api(predict, api_name="predict")
-    gr.api(predict_batch, api_name="predict_batch")
-    gr.api(model_info, api_name="model_info")
-    gr.api(feedback, api_name="feedback")
-    gr.api(drift, api_name="drift")
+    # Not queued: MCP then calls them in process, with the caller's own (token-checked) request, instead of
+    # through a loopback client that could not carry the API token; every call still passes the predictor's limits.
+    for function in (predict, predict_batch, model_info, feedback, drift):
+        gr.api(function, api_name=function.__name__, queue=False)
 
 
 def _call(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -94,6 +94,22 @@ def live_app(registry: LocalStore, tmp_path_factory: pytest.TempPathFactory) -> 
     app.stop()
 
 
+#: The API token of the `guarded_app` fixture.
+API_TOKEN = "guarded-app-token-4f1c9a7e"
+
+
+@pytest.fixture(scope="session")
+def guarded_app(registry: LocalStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
+    """The real app with API_TOKEN set: every surface but the health probes needs the token."""
+    workdir = tmp_path_factory.mktemp("guarded-app")
+    app = start_app(
+        {"MODEL_REGISTRY": str(registry.root), "HF_HOME": str(workdir / "hf-home"), "API_TOKEN": API_TOKEN},
+        workdir=workdir,
+    )
+    yield app
+    app.stop()
+
+
 @pytest.fixture
 def hub() -> Iterator[HubServer]:
     """A fresh loopback Hub per test, on a free port, where alice writes and bob only reads."""

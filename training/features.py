@@ -98,6 +98,10 @@ def _feature(name: str, column: pd.Series, kind: FeatureKind, *, rank: int, doc:
         categories = sorted(str(value) for value in values.unique())
         default = str(values.astype(str).mode().iloc[0]) if len(values) else None
         generated = f"{name} (one of {len(categories)} categories)"
+    if _mostly_missing(column, values, kind):
+        # No pool, no alley, no fence: an omitted field means that, not the most common value among the few
+        # houses that have one (an excellent pool, from 4 of 2,930 sales).
+        default = None
     return Feature(
         name=name,
         kind=kind,
@@ -110,6 +114,16 @@ def _feature(name: str, column: pd.Series, kind: FeatureKind, *, rank: int, doc:
         importance_rank=rank,
         group=doc.get("group", DEFAULT_GROUP),
     )
+
+
+def _mostly_missing(column: pd.Series, values: pd.Series, kind: FeatureKind) -> bool:
+    """Missing is the typical value: more often than any category, or in most rows of a number."""
+    missing = int(column.isna().sum())
+    if len(values) == 0:
+        return True
+    if kind in (FeatureKind.NUMBER, FeatureKind.INTEGER):
+        return missing > len(values)
+    return missing >= int(values.astype(str).value_counts().max())
 
 
 def _round(value: float, kind: FeatureKind) -> float | int:

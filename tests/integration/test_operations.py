@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -26,7 +25,12 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 def guarded(registry: LocalStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServingApp, TestClient]]:
     logs = tmp_path_factory.mktemp("operations") / "logs"
     settings = ServingSettings.from_env(
-        {"MODEL_REGISTRY": str(registry.root), "PREDICTION_LOG_DIR": str(logs), "API_TOKEN": TOKEN, "MAX_BATCH_ROWS": "5"}
+        {
+            "MODEL_REGISTRY": str(registry.root),
+            "PREDICTION_LOG_DIR": str(logs),
+            "API_TOKEN": TOKEN,
+            "MAX_BATCH_ROWS": "5",
+        }
     )
     serving = build_app(settings)
     try:
@@ -39,7 +43,11 @@ def guarded(registry: LocalStore, tmp_path_factory: pytest.TempPathFactory) -> I
 def _logged(serving: ServingApp) -> list[dict]:
     assert serving.monitor.log.flush()
     folder = serving.monitor.log.folder
-    return [json.loads(line) for path in sorted(folder.glob("predictions-*.jsonl")) for line in path.read_text().splitlines()]
+    return [
+        json.loads(line)
+        for path in sorted(folder.glob("predictions-*.jsonl"))
+        for line in path.read_text().splitlines()
+    ]
 
 
 def _count(client: TestClient, surface: str, outcome: str) -> float:
@@ -69,7 +77,9 @@ def test_every_surface_needs_the_token(guarded: tuple[ServingApp, TestClient], m
     _, client = guarded
     missing = client.request(method, path, json={})
     assert missing.status_code == 401
-    assert "Authorization: Bearer" in missing.json()["detail"] and missing.headers["WWW-Authenticate"].startswith("Bearer")
+    assert "Authorization: Bearer" in missing.json()["detail"] and missing.headers["WWW-Authenticate"].startswith(
+        "Bearer"
+    )
     wrong = client.request(method, path, json={}, headers={"Authorization": "Bearer not-the-token-at-all"})
     assert wrong.status_code == 401 and wrong.json()["detail"] == "the API token is wrong"
     assert TOKEN not in missing.text + wrong.text
@@ -90,10 +100,14 @@ def test_a_browser_is_sent_to_sign_in_and_gets_a_cookie_not_the_token(guarded: t
     form = client.get("/sign-in")
     assert form.status_code == 200 and 'name="token"' in form.text
     refused = client.post("/sign-in", data={"token": "guess", "next": "/"}, follow_redirects=False)
-    assert refused.status_code == 401 and "not the token" in refused.text and COOKIE_NAME not in refused.headers.get(
-        "set-cookie", ""
+    assert (
+        refused.status_code == 401
+        and "not the token" in refused.text
+        and COOKIE_NAME not in refused.headers.get("set-cookie", "")
     )
-    signed = client.post("/sign-in", data={"token": TOKEN, "next": "https://elsewhere.example/"}, follow_redirects=False)
+    signed = client.post(
+        "/sign-in", data={"token": TOKEN, "next": "https://elsewhere.example/"}, follow_redirects=False
+    )
     assert signed.status_code == 303 and signed.headers["location"] == "/"  # never redirected off the app
     cookie = signed.cookies[COOKIE_NAME]
     client.cookies.clear()  # the module's client stays a program without a session
@@ -132,7 +146,9 @@ def test_accepted_requests_are_logged_once_and_rejected_ones_not_at_all(
     assert sorted(record["request_id"] for record in new) == sorted(ids)
     first = next(record for record in new if record["request_id"] == ids[0])
     assert first["surface"] == "rest" and first["batch"] is False and first["price"] == single.json()["price"]
-    assert first["features"]["Gr Liv Area"] == 1500 and len(first["features"]) == len(serving.predictor.served.schema.features)
+    assert first["features"]["Gr Liv Area"] == 1500 and len(first["features"]) == len(
+        serving.predictor.served.schema.features
+    )
     assert first["model_commit"] == serving.predictor.served.commit and first["latency_ms"] > 0
     assert set(first) == {
         "time", "request_id", "surface", "batch", "model_version", "model_commit", "features", "price", "low", "high",
@@ -173,7 +189,11 @@ def test_metrics_count_outcomes_and_carry_the_model(guarded: tuple[ServingApp, T
     text = client.get("/metrics", headers=AUTH).text
     served = serving.predictor.served
     assert f'version="{served.version}"' in text and f'commit="{served.commit}"' in text
-    for name in ("house_price_request_seconds_bucket", "house_price_predicted_dollars_bucket", "house_price_rows_predicted_total"):
+    for name in (
+        "house_price_request_seconds_bucket",
+        "house_price_predicted_dollars_bucket",
+        "house_price_rows_predicted_total",
+    ):
         assert f"{name}{{" in text
     assert 'house_price_log_write_failures_total{destination="local"} 0.0' in text
 
@@ -181,6 +201,10 @@ def test_metrics_count_outcomes_and_carry_the_model(guarded: tuple[ServingApp, T
 def test_drift_endpoint_reports_the_window(guarded: tuple[ServingApp, TestClient]) -> None:
     _, client = guarded
     drift = client.get("/api/v1/drift", headers=AUTH).json()
-    assert drift["window_size"] == 1000 and drift["window_rows"] >= 1 and drift["thresholds"] == {"watch": 0.1, "drift": 0.25}
+    assert (
+        drift["window_size"] == 1000
+        and drift["window_rows"] >= 1
+        and drift["thresholds"] == {"watch": 0.1, "drift": 0.25}
+    )
     assert {item["feature"] for item in drift["features"]} >= {"Gr Liv Area", "prediction"}
     assert drift["enough_rows"] is False and {item["level"] for item in drift["features"]} == {"collecting"}

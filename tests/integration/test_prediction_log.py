@@ -74,4 +74,6 @@ def test_feedback_through_gradio_client_and_rest(live_app: LiveApp) -> None:
     assert rest.status_code == 200
     records = wait_for_logged(live_app.prediction_log, {request_id}, kind="feedback", times=2)
     assert [r["actual_price"] for r in records if r["request_id"] == request_id][-2:] == [199_000, 201_000]
-    assert all(set(record) == {"time", "request_id", "actual_price"} for record in logged(live_app.prediction_log, "feedback"))
+    assert all(
+        set(record) == {"time", "request_id", "actual_price"} for record in logged(live_app.prediction_log, "feedback")
+    )

@@ -25,7 +25,13 @@ def test_startup_prints_version_folder_and_urls(live_app: LiveApp, registry: Loc
     output = live_app.output()
     version = registry.resolve(PRODUCTION_ALIAS)
     assert f"Serving model v1 (commit {version.commit}) from the local registry" in output
-    lines = ("UI        http://127.0.0.1:", "REST docs http://127.0.0.1:", "/docs", "access    open to anyone", "/metrics")
+    lines = (
+        "UI        http://127.0.0.1:",
+        "REST docs http://127.0.0.1:",
+        "/docs",
+        "access    open to anyone",
+        "/metrics",
+    )
     for line in (*lines, "log       "):
         assert line in output
     assert "MCP       http://127.0.0.1:" in output or "MCP       off" in output

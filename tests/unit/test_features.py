@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -63,3 +65,13 @@ def test_ames_schema_has_docs_groups_ranges_and_categories(ames: pd.DataFrame) -
     assert veneer.kind is FeatureKind.CATEGORY and "None" in (veneer.categories or []) and veneer.nullable
     assert schema.feature("Neighborhood").default == "NAmes"
     assert schema.feature("Lot Frontage").nullable
+
+
+def test_an_omitted_field_defaults_to_missing_where_most_houses_have_none(model_folder: Path) -> None:
+    """Regression: an omitted Pool QC meant an excellent pool (the mode of the 13 houses that have one)."""
+    from modelrepo import Schema
+
+    schema = Schema.read(model_folder)
+    for name in ("Pool QC", "Alley", "Fence", "Misc Feature", "Fireplace Qu"):
+        assert schema.feature(name).default is None, name
+    assert schema.feature("Garage Yr Blt").default is not None and schema.feature("Lot Frontage").default is not None

@@ -18,7 +18,9 @@ def _record(request_id: str) -> dict:
 
 
 def _lines(folder: Path, kind: str = "predictions") -> list[dict]:
-    return [json.loads(line) for path in sorted(folder.glob(f"{kind}-*.jsonl")) for line in path.read_text().splitlines()]
+    return [
+        json.loads(line) for path in sorted(folder.glob(f"{kind}-*.jsonl")) for line in path.read_text().splitlines()
+    ]
 
 
 def test_records_land_in_one_file_per_day_once_each(tmp_path: Path) -> None:
