@@ -26,7 +26,8 @@ _MAX_FORM_BYTES = 4096
 
 
 def surface_of(path: str) -> str:
-    """The metrics label of the surface a path belongs to."""
+    """The metrics label of a request refused before it reached a surface (the page and the Gradio API share
+    their routes, so both are `gradio` here)."""
     if path.startswith("/api/"):
         return "rest"
     if path.startswith("/metrics"):

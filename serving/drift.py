@@ -157,5 +157,12 @@ def _floats(values: list[Any]) -> np.ndarray:
 def _bin_labels(edges: list[float]) -> list[str]:
     if not edges:
         return ["all values"]
-    text = [f"{edge:,.4g}" for edge in edges]
+    text = [_short(edge) for edge in edges]
     return [f"≤ {text[0]}", *(f"{low} – {high}" for low, high in zip(text, text[1:], strict=False)), f"> {text[-1]}"]
+
+
+def _short(value: float) -> str:
+    """215k rather than 2.15e+05; 1,300 and 1990 as they are; 0.35 for fractions."""
+    if abs(value) >= 10_000:
+        return f"{value / 1000:,.0f}k"
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.3g}"

@@ -13,12 +13,14 @@ from fastapi.responses import JSONResponse
 from pydantic import AllowInfNan, BaseModel, ConfigDict, Field, Strict, create_model
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .access import surface_of
 from .errors import InputError, TooLargeError, UnknownRequestError
 from .predictor import Predictor
 from .telemetry import CONTENT_TYPE
 from .validation import error_message, too_many_rows
 
 API_PREFIX = "/api/v1"
+_UPLOAD_PATH = "/gradio_api/upload"
 
 
 class Prediction(BaseModel):
@@ -161,7 +163,7 @@ def install_rest(app: FastAPI, predictor: Predictor, *, max_body_bytes: int, is_
         version=version,
         commit=commit,
         max_body_bytes=max_body_bytes,
-        on_too_large=lambda: monitor.rejected("rest", "too_large"),
+        on_too_large=lambda surface: monitor.rejected(surface, "too_large"),
     )
 
 
@@ -206,13 +208,13 @@ def _rest_detail(detail: Any) -> Any:
 
 
 class _VersionAndSizeMiddleware:
-    """Refuse oversized REST bodies before they are read, and stamp the model version on every response.
+    """Refuse oversized bodies before they are read, and stamp the model version on every response.
 
     Pure ASGI (not BaseHTTPMiddleware) so that Gradio's streamed queue responses pass through untouched.
     """
 
     def __init__(
-        self, app: ASGIApp, *, version: str, commit: str, max_body_bytes: int, on_too_large: Callable[[], None]
+        self, app: ASGIApp, *, version: str, commit: str, max_body_bytes: int, on_too_large: Callable[[str], None]
     ) -> None:
         self.app, self.max_body_bytes, self.on_too_large = app, max_body_bytes, on_too_large
         self.headers = [(b"x-model-version", version.encode()), (b"x-model-commit", commit.encode())]
@@ -229,9 +231,11 @@ class _VersionAndSizeMiddleware:
             await send(message)
 
         length = dict(scope.get("headers", [])).get(b"content-length", b"")
-        if scope["path"].startswith(API_PREFIX) and length.isdigit() and int(length) > self.max_body_bytes:
+        # Every body but a file upload (Gradio caps those at MAX_UPLOAD_BYTES): REST, the Gradio API, MCP.
+        capped = not scope["path"].startswith(_UPLOAD_PATH)
+        if capped and length.isdigit() and int(length) > self.max_body_bytes:
             text = f"request body of {int(length):,} bytes is over the limit of {self.max_body_bytes:,} bytes"
-            self.on_too_large()
+            self.on_too_large(surface_of(scope["path"]))
             await _problem(413, [text], self.version)(scope, receive, stamped)
             return
         await self.app(scope, receive, stamped)

@@ -297,7 +297,7 @@ def _monitoring_tab(predictor: Predictor, tab: gr.Tab) -> None:
                 for source, share in (("training", b.training), ("live", b.live))
             ]
         )
-        return gr.LinePlot(value=frame, sort=[b.label for b in bins], title=feature)
+        return gr.LinePlot(value=frame, sort=[b.label for b in bins], title=feature, x_label_angle=-30)
 
     def update(feature: str) -> tuple[str, Any, gr.LinePlot]:
         report = monitor.drift_report()
@@ -325,7 +325,7 @@ def _drift_summary(report: DriftReport) -> str:
 
 def _drift_table(report: DriftReport) -> Any:
     frame = pd.DataFrame(
-        [{"feature": item.feature, "PSI": round(item.psi, 4), "level": item.level} for item in report.features],
+        [{"feature": item.feature, "PSI": f"{item.psi:.3f}", "level": item.level} for item in report.features],
         columns=["feature", "PSI", "level"],
     )
     return frame.style.apply(lambda row: [f"background-color: {_LEVEL_COLOURS[row['level']]}"] * len(row), axis=1)

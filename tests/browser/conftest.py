@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -32,15 +33,15 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
-@pytest.fixture
-def page(browser: Browser, live_app: LiveApp) -> Iterator[Page]:
-    """A fresh page that may only talk to the app: any other request is aborted and fails the test."""
+@contextmanager
+def _page_for(browser: Browser, app: LiveApp) -> Iterator[Page]:
+    """A fresh page that may only talk to `app`: any other request is aborted and fails the test."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=False)
     outside: list[str] = []
     crashes: list[str] = []
 
     def guard(route: Route, request: Request) -> None:
-        if request.url.startswith((live_app.url + "/", "data:", "blob:")) or request.url == live_app.url:
+        if request.url.startswith((app.url + "/", "data:", "blob:")) or request.url == app.url:
             route.continue_()
         else:
             outside.append(request.url)
@@ -53,3 +54,16 @@ def page(browser: Browser, live_app: LiveApp) -> Iterator[Page]:
     context.close()
     assert not outside, f"the page tried to reach beyond the app (it must work offline): {outside}"
     assert not crashes, f"uncaught errors in the page: {crashes}"
+
+
+@pytest.fixture
+def page(browser: Browser, live_app: LiveApp) -> Iterator[Page]:
+    with _page_for(browser, live_app) as page:
+        yield page
+
+
+@pytest.fixture
+def guarded_page(browser: Browser, guarded_app: LiveApp) -> Iterator[Page]:
+    """A page on the app that needs API_TOKEN (see `guarded_app`)."""
+    with _page_for(browser, guarded_app) as page:
+        yield page

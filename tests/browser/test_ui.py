@@ -13,12 +13,20 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from modelrepo import EXAMPLES_FILE, Snapshot
-from tests.live import LiveApp
+from tests.conftest import API_TOKEN
+from tests.live import LiveApp, wait_for_logged
 
 pytestmark = pytest.mark.browser
 
 WAIT = 30_000  # ms: a cold first prediction on a busy 2-core runner stays well under this
 PRICE = re.compile(r"\$([\d,]+)")
+REQUEST_ID = re.compile(r"request id ([0-9a-f]{32})")
+
+
+def request_id(text: str) -> str:
+    match = REQUEST_ID.search(text)
+    assert match, f"no request id in {text!r}"
+    return match.group(1)
 
 
 @pytest.fixture(scope="module")
@@ -70,10 +78,16 @@ def test_example_1_is_priced_as_the_rest_route_prices_it(
     expect(result).to_contain_text(f"model {response.json()['model_version']}")
 
     # Pressing the button on the filled form gives the same price.
+    first = request_id(result.inner_text())
     page.get_by_role("button", name="Estimate price", exact=True).click()
-    expect(result).to_contain_text(f"${expected:,}", timeout=WAIT)
+    expect(result).not_to_contain_text(first, timeout=WAIT)
     assert dollars(result.inner_text()) == expected
+    second = request_id(result.inner_text())
     page.screenshot(path=tmp_path / "estimate-tab.png", full_page=True)
+
+    # Each click is logged once, as the UI's.
+    records = wait_for_logged(live_app.prediction_log, {first, second})
+    assert sorted(r["surface"] for r in records if r["request_id"] in (first, second)) == ["ui", "ui"]
 
 
 def test_a_csv_batch_prices_the_good_rows_and_names_the_bad_one(
@@ -98,11 +112,52 @@ def test_a_csv_batch_prices_the_good_rows_and_names_the_bad_one(
     expect(report).to_contain_text("Priced 2 of 3 rows", timeout=WAIT)
     expect(report).to_contain_text("row 2: Neighborhood: 'Atlantis' is not a category seen in training")
     header, body = table_rows(page, "#batch-table")
-    assert header == ["row", "price", "low", "high", "error"]
+    assert header == ["row", "price", "low", "high", "request_id", "error"]
     assert [cells[0] for cells in body] == ["1", "2", "3"]
     assert [int(body[0][1]), int(body[2][1])] == [round(price) for price in expected]
-    assert body[0][4] == body[2][4] == ""
-    assert body[1][1] == "" and body[1][4] == "Neighborhood: 'Atlantis' is not a category seen in training"
+    assert body[0][5] == body[2][5] == ""
+    assert body[1][1] == "" and body[1][5] == "Neighborhood: 'Atlantis' is not a category seen in training"
+    ids = {body[0][4], body[2][4]}
+    records = [r for r in wait_for_logged(live_app.prediction_log, ids) if r["request_id"] in ids]
+    assert len(records) == 2 and {r["surface"] for r in records} == {"ui"} and body[1][4] == ""
+
+
+def test_a_file_that_is_not_a_csv_is_refused_by_name(page: Page, live_app: LiveApp, tmp_path: Path) -> None:
+    upload = tmp_path / "photo.csv"
+    upload.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    page.goto(live_app.url)
+    page.get_by_role("tab", name="Batch", exact=True).click()
+    page.locator("input[type=file][accept='.csv']").set_input_files(upload)
+    expect(page.get_by_text("photo.csv")).to_be_visible(timeout=WAIT)
+    page.get_by_role("button", name="Estimate prices", exact=True).click()
+    expect(page.get_by_text("not a readable CSV")).to_be_visible(timeout=WAIT)
+
+
+def test_the_monitoring_tab_shows_drift_by_feature_and_a_distribution(
+    page: Page, live_app: LiveApp, examples: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    rest_prices(live_app, examples)  # some traffic in the window
+    page.goto(live_app.url)
+    page.get_by_role("tab", name="Monitoring", exact=True).click()
+    expect(page.locator("#drift-summary")).to_contain_text("rows in the window", timeout=WAIT)
+    header, body = table_rows(page, "#drift-table")
+    assert header == ["feature", "PSI", "level"]
+    assert "prediction" in [cells[0] for cells in body] and "Gr Liv Area" in [cells[0] for cells in body]
+    expect(page.locator("#drift-plot")).to_contain_text("prediction", timeout=WAIT)
+    page.screenshot(path=tmp_path / "monitoring-tab.png", full_page=True)
+
+
+def test_a_person_signs_in_with_the_token_then_uses_the_app(guarded_page: Page, guarded_app: LiveApp) -> None:
+    page = guarded_page
+    page.goto(guarded_app.url)
+    expect(page.get_by_label("API token")).to_be_visible(timeout=WAIT)
+    page.get_by_label("API token").fill("not the token")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text("That is not the token")).to_be_visible(timeout=WAIT)
+    page.get_by_label("API token").fill(API_TOKEN)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name=re.compile(r"^Example 1: ")).click()
+    expect(page.locator("#estimate")).to_contain_text("range", timeout=WAIT)
 
 
 def test_estimating_a_batch_without_a_file_says_what_to_do(page: Page, live_app: LiveApp) -> None:
