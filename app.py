@@ -54,7 +54,9 @@ def main() -> int:
         f"  access    {access}",
         flush=True,
     )
-    try:  # uvicorn finishes the requests in flight on SIGTERM or Ctrl-C, then returns
+    # On SIGTERM or Ctrl-C uvicorn answers the requests in flight, runs the app's shutdown (which writes the
+    # prediction log), then re-raises the signal; `close` here only covers a server that returns by itself.
+    try:
         uvicorn.run(serving.app, host=settings.server_name, port=settings.server_port, log_level="warning")
     finally:
         serving.close()

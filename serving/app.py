@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+
+import anyio.to_thread
 
 import gradio as gr
 from fastapi import FastAPI
@@ -52,7 +56,15 @@ def build_app(settings: ServingSettings, *, served: ServedModel | None = None) -
     served = served or load_served_model(settings)
     monitor = Monitor(served, settings)
     predictor = Predictor(served, max_rows=settings.max_batch_rows, monitor=monitor)
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        # After the server's graceful shutdown (requests in flight answered), before the process exits: uvicorn
+        # re-raises SIGTERM once it returns, so code after `uvicorn.run` would never run.
+        await anyio.to_thread.run_sync(monitor.close)
+
     app = FastAPI(
+        lifespan=lifespan,
         title=f"{served.schema.target.name} estimator",
         version=served.version,
         description=(

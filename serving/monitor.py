@@ -7,6 +7,7 @@ surface; the REST and access layers report the refusals they catch before the pr
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,7 @@ SURFACES = ("rest", "gradio_api", "mcp", "ui")
 class Monitor:
     def __init__(self, served: ServedModel, settings: ServingSettings) -> None:
         self.metrics = ServingMetrics()
+        self._closed, self._close_lock = False, threading.Lock()
         self.metrics.model.info(
             {"version": served.version, "commit": served.commit, "source": served.store_description}
         )
@@ -103,7 +105,11 @@ class Monitor:
         return self.metrics.render()
 
     def close(self) -> None:
-        """Write every record held in memory, then push the last of the log to the Hub dataset."""
+        """Write every record held in memory, then push the last of the log to the Hub dataset (once)."""
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
         written = self.log.close()
         if self.mirror and not self.mirror.close():
             logger.warning(

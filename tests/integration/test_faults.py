@@ -1,0 +1,130 @@
+"""Faults the prediction log must survive: a folder it cannot write, a Hub that goes away, and SIGTERM mid-traffic.
+
+In every case predictions go on, the failure is counted and warned about once, and no record is lost.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+
+from modelrepo import LocalStore
+from tests.hubserver import WRITE_TOKEN, HubServer, client_env
+from tests.live import LiveApp, logged, start_app, wait_for_logged
+
+LOG_REPO = "alice/house-price-log"
+
+
+def _failures(app: LiveApp, destination: str) -> float:
+    for line in httpx.get(f"{app.url}/metrics").text.splitlines():
+        if line.startswith(f'house_price_log_write_failures_total{{destination="{destination}"}}'):
+            return float(line.split()[-1])
+    raise AssertionError("no log failure metric")
+
+
+def _wait(condition, *, timeout: float = 30) -> bool:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.3)
+    return True
+
+
+def _predict(app: LiveApp, count: int) -> set[str]:
+    ids = set()
+    for n in range(count):
+        response = httpx.post(f"{app.url}/api/v1/predict", json={"Gr Liv Area": 1000 + n}, timeout=30)
+        assert response.status_code == 200, response.text
+        ids.add(response.json()["request_id"])
+    return ids
+
+
+def test_a_log_folder_that_cannot_be_written_does_not_stop_predictions(registry: LocalStore, tmp_path: Path) -> None:
+    blocker = tmp_path / "volume"
+    blocker.write_text("a file where the log's parent folder should be")  # unwritable even for root
+    folder = blocker / "logs"
+    app = start_app({"MODEL_REGISTRY": str(registry.root), "PREDICTION_LOG_DIR": str(folder)}, workdir=tmp_path)
+    try:
+        ids = _predict(app, 3)
+        assert _wait(lambda: _failures(app, "local") >= 2)
+        ids |= _predict(app, 2)  # still serving, still failing
+        assert app.output().count("cannot write to") == 1  # warned once, not per request
+        blocker.unlink()  # the volume comes back
+        records = wait_for_logged(folder, ids)
+        assert Counter(r["request_id"] for r in records) == dict.fromkeys(ids, 1)
+        assert _wait(lambda: "records caught up" in app.output())
+    finally:
+        app.stop()
+    assert "all records written" in app.output()
+
+
+def test_sigterm_during_traffic_loses_no_record(registry: LocalStore, tmp_path: Path) -> None:
+    app = start_app({"MODEL_REGISTRY": str(registry.root)}, workdir=tmp_path)
+    answered: list[str] = []
+    stop = threading.Event()
+
+    def client() -> None:
+        with httpx.Client(timeout=30) as http:
+            while not stop.is_set():
+                try:
+                    response = http.post(f"{app.url}/api/v1/predict/batch", json={"rows": [{}, {"Lot Area": 9000}]})
+                except httpx.HTTPError:
+                    return  # the server has closed its port
+                if response.status_code == 200:
+                    answered.extend(item["prediction"]["request_id"] for item in response.json()["results"])
+
+    threads = [threading.Thread(target=client) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    assert _wait(lambda: len(answered) >= 40, timeout=60)
+    app.process.send_signal(signal.SIGTERM)  # while the clients keep sending
+    # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status says how the process ended.
+    assert app.process.wait(timeout=30) in (0, -signal.SIGTERM)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    counts = Counter(record["request_id"] for record in logged(app.prediction_log))
+    assert len(answered) >= 40 and {request_id: counts[request_id] for request_id in answered} == dict.fromkeys(answered, 1)
+    assert "all records written" in app.output()
+
+
+def test_the_hub_dataset_unreachable_then_back_receives_every_record(
+    hub: HubServer, registry: LocalStore, tmp_path: Path
+) -> None:
+    env = client_env(hub, tmp_path / "hf-home", token=WRITE_TOKEN) | {
+        "MODEL_REGISTRY": str(registry.root),
+        "PREDICTION_LOG_REPO": LOG_REPO,
+        "PREDICTION_LOG_PUSH_MINUTES": "0.03",  # a push every 2 s
+    }
+    app = start_app(env, workdir=tmp_path)
+
+    def pushed() -> set[str]:
+        try:
+            files = hub.files(LOG_REPO, repo_type="dataset")
+        except KeyError:
+            return set()
+        lines = [line for name, data in files.items() if name.startswith("predictions-") for line in data.splitlines()]
+        return {line.split(b'"request_id": "')[1].split(b'"')[0].decode() for line in lines}
+
+    try:
+        first = _predict(app, 2)
+        assert _wait(lambda: first <= pushed())
+        hub.set_offline(True)
+        during = _predict(app, 3)  # the Hub is gone: predictions go on
+        assert _wait(lambda: _failures(app, "hub") >= 1)
+        assert app.output().count("cannot push to the Hub dataset") == 1
+        assert not during & pushed()
+        hub.set_offline(False)
+        assert _wait(lambda: first | during <= pushed(), timeout=60)
+        assert "pushing to the Hub dataset alice/house-price-log again" in app.output()
+    finally:
+        hub.set_offline(False)
+        app.stop()
+    local = Counter(record["request_id"] for record in logged(app.prediction_log))
+    assert local == dict.fromkeys(first | during, 1)
