@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import anyio.to_thread
-
 import gradio as gr
 from fastapi import FastAPI
 

@@ -90,7 +90,9 @@ def test_sigterm_during_traffic_loses_no_record(registry: LocalStore, tmp_path: 
     for thread in threads:
         thread.join(timeout=30)
     counts = Counter(record["request_id"] for record in logged(app.prediction_log))
-    assert len(answered) >= 40 and {request_id: counts[request_id] for request_id in answered} == dict.fromkeys(answered, 1)
+    assert len(answered) >= 40 and {request_id: counts[request_id] for request_id in answered} == dict.fromkeys(
+        answered, 1
+    )
     assert "all records written" in app.output()
 
 
