@@ -10,12 +10,14 @@ import json
 import logging
 from collections.abc import Iterator
 
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
 from modelrepo import LocalStore
 from serving import ServingApp, ServingSettings, build_app
 from serving.access import COOKIE_NAME
+from training.profile import json_row
 
 TOKEN = "test-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -208,3 +210,57 @@ def test_drift_endpoint_reports_the_window(guarded: tuple[ServingApp, TestClient
     )
     assert {item["feature"] for item in drift["features"]} >= {"Gr Liv Area", "prediction"}
     assert drift["enough_rows"] is False and {item["level"] for item in drift["features"]} == {"collecting"}
+
+
+def test_gradio_bodies_are_capped_and_gradio_monitoring_page_is_off(guarded: tuple[ServingApp, TestClient]) -> None:
+    _, client = guarded
+    huge = client.post("/gradio_api/call/predict", content=b"[" + b" " * 5_000_000 + b"]", headers=AUTH)
+    assert huge.status_code == 413 and "over the limit" in huge.json()["detail"]
+    for path in ("/monitoring", "/monitoring/summary", "/gradio_api/monitoring"):
+        off = client.get(path, headers=AUTH)
+        assert off.status_code in (403, 404) and "dashboard" not in off.text, path
+
+
+def test_an_upload_over_the_limit_is_refused(guarded: tuple[ServingApp, TestClient]) -> None:
+    _, client = guarded
+    big = b"Gr Liv Area\n" + b"1500\n" * 500_000  # 2.5 MB, over MAX_UPLOAD_BYTES' 2 MB
+    response = client.post("/gradio_api/upload", files={"files": ("houses.csv", big, "text/csv")}, headers=AUTH)
+    assert response.status_code == 413 and "2" in response.text
+
+
+@pytest.fixture(scope="module")
+def open_app(registry: LocalStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServingApp, TestClient]]:
+    logs = tmp_path_factory.mktemp("drift") / "logs"
+    settings = ServingSettings.from_env({"MODEL_REGISTRY": str(registry.root), "PREDICTION_LOG_DIR": str(logs)})
+    serving = build_app(settings)
+    try:
+        with TestClient(serving.app) as client:
+            yield serving, client
+    finally:
+        serving.close()
+
+
+def test_drift_through_the_api_stable_for_training_rows_then_flags_the_shifted_feature(
+    open_app: tuple[ServingApp, TestClient], ames: pd.DataFrame
+) -> None:
+    """1,000 training rows through REST: no drift; then the same rows with 50% more living area: drift there only."""
+    serving, client = open_app
+    names = serving.predictor.served.schema.names
+    rows = [json_row(row) for _, row in ames[names].sample(1000, random_state=11).iterrows()]
+
+    def replay(batch: list[dict]) -> dict:
+        for start in range(0, len(batch), 500):
+            client.post("/api/v1/predict/batch", json={"rows": batch[start : start + 500]}).raise_for_status()
+        return {item["feature"]: item for item in client.get("/api/v1/drift").json()["features"]}
+
+    stable = replay(rows)
+    assert {item["level"] for item in stable.values()} == {"stable"}, sorted(stable.values(), key=lambda i: -i["psi"])[
+        :3
+    ]
+    shifted = replay([{**row, "Gr Liv Area": round(row["Gr Liv Area"] * 1.5)} for row in rows])
+    assert shifted["Gr Liv Area"]["level"] == "drift"
+    assert max(item["psi"] for name, item in shifted.items() if name not in ("Gr Liv Area", "prediction")) < 0.1
+    metrics = client.get("/metrics").text
+    assert (
+        'house_price_drift_psi{feature="Gr Liv Area"}' in metrics and "house_price_drift_window_rows 1000.0" in metrics
+    )
