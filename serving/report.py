@@ -325,7 +325,9 @@ def parse_args(argv: Sequence[str] | None, settings: ServingSettings) -> argpars
     parser.add_argument("--since", type=_date, metavar="YYYY-MM-DD", help="only days from this one on (UTC)")
     parser.add_argument("--top", type=int, default=5, metavar="N", help="drifting features shown per day (default 5)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
-    parser.add_argument("--fail-on-degradation", action="store_true", help=f"exit {EXIT_DEGRADED} if any day is degraded")
+    parser.add_argument(
+        "--fail-on-degradation", action="store_true", help=f"exit {EXIT_DEGRADED} if any day is degraded"
+    )
     return parser.parse_args(argv)
 
 
