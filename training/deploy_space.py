@@ -80,7 +80,9 @@ def stage_space(destination: Path, *, model_repo: str) -> list[str]:
     return sorted(p.relative_to(destination).as_posix() for p in destination.rglob("*") if p.is_file())
 
 
-def check_space(url: str, *, model_repo: str, revision: str, token: str | None) -> float:
+def check_space(
+    url: str, *, model_repo: str, revision: str, token: str | None, api_token: str | None = None
+) -> float:
     """Call the running Space once with the card's first example; it must match the in-process price."""
     from gradio_client import Client
 
@@ -90,7 +92,8 @@ def check_space(url: str, *, model_repo: str, revision: str, token: str | None) 
     schema = Schema.read(snapshot.folder)
     row = json.loads((snapshot.folder / EXAMPLES_FILE).read_text(encoding="utf-8"))["rows"][0]
     expected = float(load_model(snapshot.folder / MODEL_FILE).predict(to_frame([row], schema))[0])
-    served = Client(url, hf_token=token, verbose=False).predict(row, api_name="/predict")
+    headers = {"Authorization": f"Bearer {api_token}"} if api_token else None  # a Space guarded by API_TOKEN
+    served = Client(url, token=token, headers=headers, verbose=False).predict(row, api_name="/predict")
     if not math.isclose(served["price"], expected, rel_tol=1e-9) or served["model_commit"] != snapshot.version.commit:
         raise ModelRepoError(
             f"The Space answered ${served['price']:,.2f} from commit {served['model_commit']}, "
@@ -110,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--check", action="store_true", help="after --wait, compare one price with the in-process model"
     )
     parser.add_argument("--space-url", default=None, help="URL to check instead of the Space's own (for tests)")
+    parser.add_argument(
+        "--log-repo", default=None, metavar="OWNER/NAME", help="Hub dataset the Space pushes its prediction log to"
+    )
     parser.add_argument("--dry-run", action="store_true", help="stage the files and print them, upload nothing")
     return parser
 
@@ -142,9 +148,13 @@ def _deploy(args: argparse.Namespace, folder: Path, token: str | None) -> int:
 
     api = HfApi(token=token)
     # A private model needs a token inside the Space: a separate read-only one, never the deployer's own.
+    # SPACE_API_TOKEN, when set, guards the Space (its API_TOKEN secret) and is sent by --check.
     space_token = os.environ.get("SPACE_HF_TOKEN") or None
-    secrets = {"HF_TOKEN": space_token} if space_token else None
+    api_token = os.environ.get("SPACE_API_TOKEN") or None
+    secrets = ({"HF_TOKEN": space_token} if space_token else {}) | ({"API_TOKEN": api_token} if api_token else {})
     variables = {"MODEL_REPO": args.model_repo, "MODEL_REVISION": args.revision}
+    if args.log_repo:  # the Space's disk is lost on restart: the log lives in this dataset (needs a write token)
+        variables["PREDICTION_LOG_REPO"] = args.log_repo
     deployment = deploy_space(
         api, args.space, folder=folder, variables=variables, secrets=secrets, private=args.private
     )
@@ -153,7 +163,11 @@ def _deploy(args: argparse.Namespace, folder: Path, token: str | None) -> int:
         wait_until_running(api, args.space, timeout=args.wait)
     if args.check:
         price = check_space(
-            args.space_url or args.space, model_repo=args.model_repo, revision=args.revision, token=token
+            args.space_url or args.space,
+            model_repo=args.model_repo,
+            revision=args.revision,
+            token=token,
+            api_token=api_token,
         )
         print(f"check passed: the Space and the in-process model both price the first example at ${price:,.2f}")
     return 0

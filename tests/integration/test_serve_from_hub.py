@@ -98,6 +98,20 @@ def test_app_serves_a_pinned_revision_from_the_hub_with_the_local_prices(
         assert info["source"] == f"Hugging Face Hub repo {REPO}" and info["offline"] is False
         assert f"commit {expected[revision][1]}" in app.output()
         assert examples_prices(app, model_folder) == examples_prices(live_app, model_folder)
+        if revision == "v1":  # the deploy's --check, run against this app as if it were the Space
+            check = (
+                "from training.deploy_space import check_space\n"
+                f"print(check_space({app.url!r}, model_repo={REPO!r}, revision='v1', token={READ!r}))"
+            )
+            result = subprocess.run(
+                [sys.executable, "-c", check],
+                env=client_env(server, tmp_path / "hf-check", token=READ),
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert result.returncode == 0, result.stderr
+            assert float(result.stdout.strip().splitlines()[-1]) == examples_prices(app, model_folder)[0]
     finally:
         app.stop()
 
