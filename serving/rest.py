@@ -8,9 +8,11 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import AllowInfNan, BaseModel, ConfigDict, Field, Strict, create_model
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .access import surface_of
@@ -193,6 +195,14 @@ def _install_error_handlers(app: FastAPI, version: str, *, on_rejected: Callable
     @app.exception_handler(TooLargeError)
     async def too_large(_: Request, error: TooLargeError) -> JSONResponse:
         return _problem(413, [str(error)], version)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_failed(request: Request, error: StarletteHTTPException) -> Response:
+        # FastAPI answers a body it cannot decode (not UTF-8) with its own 400; give it the API's 422 shape.
+        if error.status_code == 400 and request.url.path.startswith(API_PREFIX):
+            on_rejected("invalid")
+            return _problem(422, ["the body is not valid JSON (UTF-8 encoded)"], version)
+        return await http_exception_handler(request, error)
 
     @app.exception_handler(UnknownRequestError)
     async def unknown_request(_: Request, error: UnknownRequestError) -> JSONResponse:

@@ -43,9 +43,9 @@ def row_model(schema: Schema, *, examples: Sequence[Mapping[str, Any]] = ()) -> 
     """A pydantic model of one house; field aliases are the feature names (which contain spaces and '/')."""
     fields: dict[str, Any] = {}
     for index, feature in enumerate(schema.features):
-        annotation: Any = _annotation(feature)
-        if feature.is_numeric and feature.minimum is not None and feature.minimum >= 0:
-            annotation = Annotated[annotation, Ge(0)]  # an area or a count is never negative
+        # An area or a count is never negative: the bound sits inside the type, so that OpenAPI shows `minimum`.
+        never_negative = feature.is_numeric and feature.minimum is not None and feature.minimum >= 0
+        annotation: Any = _annotation(feature, never_negative=never_negative)
         if feature.nullable:
             annotation = annotation | None
         fields[f"feature_{index}"] = (
@@ -136,14 +136,14 @@ def too_many_rows(count: int, limit: int) -> str:
     return f"{count:,} rows is over the limit of {limit:,} rows per request; split the batch"
 
 
-def _annotation(feature: Feature) -> Any:
+def _annotation(feature: Feature, *, never_negative: bool) -> Any:
     if feature.kind is FeatureKind.CATEGORY:
         return Literal[tuple(feature.categories or [])]
-    if feature.kind is FeatureKind.INTEGER:
-        return _Whole
     if feature.kind is FeatureKind.BOOLEAN:
         return _Flag
-    return _Finite
+    if feature.kind is FeatureKind.INTEGER:
+        return Annotated[int, Strict(), Ge(0), BeforeValidator(_whole_float_to_int)] if never_negative else _Whole
+    return Annotated[_Finite, Ge(0)] if never_negative else _Finite
 
 
 def _describe(feature: Feature) -> str:
