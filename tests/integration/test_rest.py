@@ -153,3 +153,17 @@ def test_values_outside_the_training_range_are_priced_with_a_warning(live_app: L
         "Gr Liv Area: 9000 is outside the training range 334 to 5642; the estimate is an extrapolation"
     ]
     assert post(live_app, "/predict", {"Gr Liv Area": 1500}).json()["warnings"] == []
+
+
+def test_a_body_that_is_not_utf8_gets_the_apis_own_422(live_app: LiveApp) -> None:
+    """Regression (found by fuzzing): FastAPI's own undocumented 400 came back for such a body."""
+    for path in ("/api/v1/predict", "/api/v1/predict/batch", "/api/v1/feedback"):
+        response = httpx.post(f"{live_app.url}{path}", content=b"\xa6L", headers={"Content-Type": "application/json"})
+        assert response.status_code == 422 and response.json()["detail"] == "the body is not valid JSON (UTF-8 encoded)"
+
+
+def test_the_schema_publishes_never_negative_as_minimum_zero(live_app: LiveApp) -> None:
+    """Regression (found by fuzzing): integer bounds were published as pydantic's `ge`, which JSON Schema ignores."""
+    house = httpx.get(f"{live_app.url}/openapi.json").json()["components"]["schemas"]["House"]["properties"]
+    assert house["Lot Area"]["minimum"] == 0 and house["Lot Area"]["type"] == "integer"
+    assert house["Gr Liv Area"]["minimum"] == 0
