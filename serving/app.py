@@ -20,9 +20,12 @@ from .rest import install_rest
 from .settings import ServingSettings
 from .ui import build_blocks
 
-# Gradio keeps each session's last outputs in memory (a 1,000-row batch result is a few MB): keep the most
-# recent sessions only, and delete uploaded and generated files after an hour.
-SESSION_CAPACITY = 200
+# Gradio keeps each session's copy of the page config holding the last input and output of every event, and a
+# gradio_client Client is a new session. Measured (benchmarks/sessions.py, new Client per call): 1.3 MB per
+# session for a 200-row batch, 5.4 MB for a 1,000-row one, so 200 sessions held up to ~1 GB. The app keeps no
+# per-session state of its own (no gr.State; every event sends its inputs), so keep the 20 most recent sessions
+# (≤ ~110 MB); and delete uploaded and generated files after an hour.
+SESSION_CAPACITY = 20
 DELETE_CACHE = (3600, 3600)
 
 

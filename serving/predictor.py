@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -58,11 +59,8 @@ class Predictor:
     def predict(self, raw: Mapping[str, Any], *, surface: str) -> Estimate:
         """Validate one house and price it. Raises InputError naming each bad field."""
         started = time.perf_counter()
-        try:
+        with self._refusals_counted(surface):
             row = self.validator.row(raw)
-        except InputError:
-            self.monitor.rejected(surface, "invalid")
-            raise
         return self.predict_row(row, surface=surface, started=started)
 
     def predict_row(self, row: Row, *, surface: str, started: float | None = None) -> Estimate:
@@ -75,14 +73,8 @@ class Predictor:
     def predict_batch(self, raws: Sequence[Any], *, surface: str) -> BatchEstimates:
         """Validate each row on its own; good rows are priced, bad rows keep their error (in order)."""
         started = time.perf_counter()
-        try:
+        with self._refusals_counted(surface):
             checked = self.validator.rows(raws)
-        except TooLargeError:
-            self.monitor.rejected(surface, "too_large")
-            raise
-        except InputError:
-            self.monitor.rejected(surface, "invalid")
-            raise
         return self.price_batch(checked, surface=surface, started=started)
 
     def price_batch(
@@ -103,14 +95,8 @@ class Predictor:
 
     def csv_batch(self, content: bytes, *, surface: str) -> BatchEstimates:
         """A CSV upload: refused as a whole if it is not a readable CSV or too long, else like `predict_batch`."""
-        try:
+        with self._refusals_counted(surface):
             raws = self.validator.csv_rows(content)
-        except InputError:
-            self.monitor.rejected(surface, "invalid")
-            raise
-        except TooLargeError:
-            self.monitor.rejected(surface, "too_large")
-            raise
         return self.predict_batch(raws, surface=surface)
 
     def feedback(self, request_id: str, actual_price: float, *, surface: str) -> dict[str, Any]:
@@ -153,6 +139,18 @@ class Predictor:
             "max_batch_rows": self.validator.max_rows,
             "features": [feature.model_dump(mode="json") for feature in served.schema.by_importance()],
         }
+
+    @contextmanager
+    def _refusals_counted(self, surface: str) -> Iterator[None]:
+        """Count a refused request by its reason, and let the error go on to the surface that shows it."""
+        try:
+            yield
+        except TooLargeError:
+            self.monitor.rejected(surface, "too_large")
+            raise
+        except InputError:
+            self.monitor.rejected(surface, "invalid")
+            raise
 
     def _price(self, rows: Sequence[Row], ids: Sequence[str], *, surface: str) -> list[Estimate]:
         try:

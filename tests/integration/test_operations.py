@@ -34,6 +34,10 @@ def guarded(registry: LocalStore, tmp_path_factory: pytest.TempPathFactory) -> I
             "MAX_BATCH_ROWS": "5",
         }
     )
+    yield from _serve(settings)
+
+
+def _serve(settings: ServingSettings) -> Iterator[tuple[ServingApp, TestClient]]:
     serving = build_app(settings)
     try:
         with TestClient(serving.app) as client:
@@ -231,13 +235,7 @@ def test_an_upload_over_the_limit_is_refused(guarded: tuple[ServingApp, TestClie
 @pytest.fixture(scope="module")
 def open_app(registry: LocalStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServingApp, TestClient]]:
     logs = tmp_path_factory.mktemp("drift") / "logs"
-    settings = ServingSettings.from_env({"MODEL_REGISTRY": str(registry.root), "PREDICTION_LOG_DIR": str(logs)})
-    serving = build_app(settings)
-    try:
-        with TestClient(serving.app) as client:
-            yield serving, client
-    finally:
-        serving.close()
+    yield from _serve(ServingSettings.from_env({"MODEL_REGISTRY": str(registry.root), "PREDICTION_LOG_DIR": str(logs)}))
 
 
 def test_drift_through_the_api_stable_for_training_rows_then_flags_the_shifted_feature(
