@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 PREDICTIONS = "predictions"
 FEEDBACK = "feedback"
-_KNOWN_IDS = 200_000  # request ids kept in memory for feedback; older ones are looked up in the files
+_KNOWN_IDS = 100_000  # requests whose ids are kept in memory for feedback; older ones are looked up in the files
 
 
 def utc_now() -> datetime:
@@ -48,7 +48,9 @@ class PredictionLog:
         self._on_write_failure, self._file_lock = on_write_failure, lock or threading.Lock()
         self._flush_seconds, self._max_pending = flush_seconds, max_pending
         self._pending: deque[tuple[str, dict[str, Any]]] = deque()
-        self._known: OrderedDict[str, None] = OrderedDict()
+        # Request ids for feedback, one small entry per request: a batch's rows (`<batch id>-<row>`) share one,
+        # (highest row, rows not priced); a single prediction is (0, {}).
+        self._known: OrderedDict[str, tuple[int, frozenset[int]]] = OrderedDict()
         self._lock = threading.Lock()
         self._wake, self._closing = threading.Event(), threading.Event()
         self._failing = False
@@ -63,9 +65,14 @@ class PredictionLog:
     def predictions(self, records: list[dict[str, Any]]) -> None:
         """Queue priced rows (never blocks on disk)."""
         with self._lock:
+            rows: dict[str, list[int]] = {}
             for record in records:
-                self._known[record["request_id"]] = None
+                base, _, row = record["request_id"].partition("-")
+                rows.setdefault(base, []).extend([int(row)] if row else [])
                 self._enqueue(PREDICTIONS, record)
+            for base, numbers in rows.items():
+                highest = max(numbers, default=0)
+                self._known[base] = (highest, frozenset(range(1, highest + 1)) - frozenset(numbers))
             while len(self._known) > _KNOWN_IDS:
                 self._known.popitem(last=False)
         self._wake.set()
@@ -85,8 +92,11 @@ class PredictionLog:
 
     def knows(self, request_id: str) -> bool:
         with self._lock:
-            if request_id in self._known:
-                return True
+            base, _, row = request_id.partition("-")
+            entry = self._known.get(base)
+            if entry is not None:
+                highest, skipped = entry
+                return 0 < int(row) <= highest and int(row) not in skipped if row.isdigit() else not row and not highest
         needle = f'"request_id": {json.dumps(request_id)}'
         for path in sorted(self.folder.glob(f"{PREDICTIONS}-*.jsonl"), reverse=True):
             try:

@@ -87,3 +87,12 @@ def test_memory_is_bounded_when_the_folder_stays_unwritable(tmp_path: Path) -> N
     assert log.close()
     assert [r["request_id"] for r in _lines(blocker)] == [str(n) for n in range(15, 25)]
     shutil.rmtree(blocker)
+
+
+def test_feedback_knows_each_priced_row_of_a_batch_and_not_the_refused_ones(tmp_path: Path) -> None:
+    log = PredictionLog(tmp_path, flush_seconds=30)
+    log.predictions([_record("batch-1"), _record("batch-3")])  # row 2 was refused
+    log.predictions([_record("single")])
+    assert log.knows("batch-1") and log.knows("batch-3") and log.knows("single")
+    assert not log.knows("batch-2") and not log.knows("batch-4") and not log.knows("batch") and not log.knows("single-1")
+    assert log.close()
