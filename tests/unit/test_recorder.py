@@ -94,5 +94,5 @@ def test_feedback_knows_each_priced_row_of_a_batch_and_not_the_refused_ones(tmp_
     log.predictions([_record("batch-1"), _record("batch-3")])  # row 2 was refused
     log.predictions([_record("single")])
     assert log.knows("batch-1") and log.knows("batch-3") and log.knows("single")
-    assert not log.knows("batch-2") and not log.knows("batch-4") and not log.knows("batch") and not log.knows("single-1")
+    assert not any(log.knows(request_id) for request_id in ("batch-2", "batch-4", "batch", "single-1"))
     assert log.close()
