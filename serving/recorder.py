@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable
@@ -146,7 +145,7 @@ class PredictionLog:
         while not self._closing.is_set():
             self._wake.wait(timeout=backoff)
             self._wake.clear()
-            time.sleep(self._flush_seconds)  # gather a few requests per write
+            self._closing.wait(self._flush_seconds)  # gather a few requests per write (not when closing)
             backoff = self._flush_seconds if self.flush() else min(backoff * 2, 5.0)
 
     def _write(
