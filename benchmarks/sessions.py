@@ -250,8 +250,8 @@ def _summary(args: argparse.Namespace, outcomes: list[Outcome]) -> int:
     known = _constant(ROOT / "serving" / "recorder.py", "_KNOWN_IDS")
     print(
         f"bounds in this checkout: Gradio keeps the state of the {capacity} most recent sessions (SESSION_CAPACITY);"
-        f" the prediction log keeps up to {known:,} request ids, one per row priced (serving/recorder.py"
-        f" _KNOWN_IDS), full after {math.ceil(known / args.rows):,} calls of {args.rows} rows.\nat the end: {_load()}"
+        f" the prediction log keeps the ids of up to {known:,} requests for feedback, one entry per request however"
+        f" many rows (serving/recorder.py _KNOWN_IDS).\nat the end: {_load()}"
     )
     if failed:
         print("FAILED: memory grew beyond the limit, or calls failed", file=sys.stderr)
