@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import math
 import os
 import signal
 import sys
@@ -42,6 +41,7 @@ from benchmarks.load import (  # noqa: E402
     SetupError,
     Target,
     add_target_arguments,
+    check_answer,
     check_target_arguments,
     describe,
     gradio_client,
@@ -179,13 +179,11 @@ def check_batch(answer: Any, prices: list[float], version: str) -> str | None:
     if not isinstance(answer, list) or len(answer) != len(prices):
         return f"expected {len(prices)} results, got {str(answer)[:200]}"
     for number, (item, expected) in enumerate(zip(answer, prices, strict=True), start=1):
-        prediction = item.get("prediction") if isinstance(item, dict) else None
-        if not isinstance(prediction, dict) or item.get("row") != number:
+        if not isinstance(item, dict) or item.get("row") != number:
             return f"row {number}: {str(item)[:200]}"
-        if prediction.get("model_version") != version:
-            return f"row {number}: model version {prediction.get('model_version')!r}, expected {version!r}"
-        if not math.isclose(float(prediction["price"]), expected, rel_tol=1e-9):
-            return f"row {number}: price {prediction['price']!r}, expected {expected!r}"
+        problem = check_answer(item.get("prediction"), expected, version)
+        if problem:
+            return f"row {number}: {problem}"
     return None
 
 
