@@ -59,15 +59,23 @@ class ServingSettings:
 
 
 def _integer(env: Mapping[str, str], name: str, default: int) -> int:
+    return int(_positive(env, name, default, int, "a whole number"))
+
+
+def _minutes(env: Mapping[str, str], name: str, default: float) -> float:
+    return _positive(env, name, default, float, "a number of minutes")
+
+
+def _positive(env: Mapping[str, str], name: str, default: float, parse: type[float], what: str) -> float:
     raw = env.get(name)
     if not raw:
         return default
     try:
-        value = int(raw)
+        value = parse(raw)
     except ValueError as error:
-        raise StartupError(f"{name}={raw!r} is not a whole number; unset it or give one such as {default}.") from error
-    if value <= 0:
-        raise StartupError(f"{name} must be positive (got {value}).")
+        raise StartupError(f"{name}={raw!r} is not {what}; unset it or give one such as {default}.") from error
+    if not value > 0:
+        raise StartupError(f"{name} must be positive (got {raw}).")
     return value
 
 
@@ -79,21 +87,6 @@ def _token(env: Mapping[str, str]) -> str | None:
             '`python -c "import secrets; print(secrets.token_urlsafe(32))"`.'
         )
     return token
-
-
-def _minutes(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError as error:
-        raise StartupError(
-            f"{name}={raw!r} is not a number of minutes; unset it or give one such as {default}."
-        ) from error
-    if not value > 0:
-        raise StartupError(f"{name} must be positive (got {raw}).")
-    return value
 
 
 def _drift_window(env: Mapping[str, str]) -> int:
