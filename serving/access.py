@@ -75,7 +75,7 @@ class AccessGuard:
         path = scope["path"]
         headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in scope.get("headers", [])}
         if path == SIGN_IN_PATH and scope["type"] == "http":
-            await self._sign_in(scope, receive, send)
+            await self._sign_in(scope, receive, send, headers)
             return
         if path in OPEN_PATHS or self.check.allows(headers):
             await self.app(scope, receive, send)
@@ -97,7 +97,7 @@ class AccessGuard:
             send, 401, body, [(b"content-type", b"application/json"), (b"www-authenticate", b'Bearer realm="api"')]
         )
 
-    async def _sign_in(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _sign_in(self, scope: Scope, receive: Receive, send: Send, headers: Mapping[str, str]) -> None:
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         target = _safe_target(query.get("next", ["/"])[0])
         if scope["method"] != "POST":
@@ -110,7 +110,6 @@ class AccessGuard:
             self.on_refused("gradio")
             await _page(send, 401, target, "That is not the token. Ask the app's operator for it.")
             return
-        headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in scope.get("headers", [])}
         secure = scope.get("scheme") == "https" or headers.get("x-forwarded-proto") == "https"
         # Inside the Hub's iframe the cookie is third-party: it must be SameSite=None and Secure there.
         attributes = "; Secure; SameSite=None" if secure else "; SameSite=Lax"

@@ -25,9 +25,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-SURFACES = ("rest", "gradio_api", "mcp", "ui")
-
-
 class Monitor:
     def __init__(self, served: ServedModel, settings: ServingSettings) -> None:
         self.metrics = ServingMetrics()

@@ -12,6 +12,7 @@ from typing import Any
 
 from modelrepo import to_frame
 
+from . import validation
 from .errors import InputError, TooLargeError
 from .loader import ServedModel
 from .monitor import Monitor
@@ -99,21 +100,15 @@ class Predictor:
             raws = self.validator.csv_rows(content)
         return self.predict_batch(raws, surface=surface)
 
-    def feedback(self, request_id: str, actual_price: float, *, surface: str) -> dict[str, Any]:
+    def feedback(self, request_id: Any, actual_price: Any, *, surface: str) -> dict[str, Any]:
         """Record the observed sale price of an earlier prediction. Raises InputError or UnknownRequestError."""
-        problems = []
-        if not isinstance(request_id, str) or not 0 < len(request_id) <= 100:
-            problems.append("request_id: expected the request_id string returned with the prediction")
-        if (
-            isinstance(actual_price, bool)
-            or not isinstance(actual_price, int | float)
-            or not (math.isfinite(actual_price) and actual_price > 0)
-        ):
-            problems.append(f"actual_price: expected a positive number of dollars, got {actual_price!r}")
-        if problems:
-            self.monitor.rejected(surface, "invalid")
-            raise InputError(problems)
-        return self.monitor.feedback(request_id, float(actual_price), surface=surface)
+        with self._refusals_counted(surface):
+            checked = validation.feedback({"request_id": request_id, "actual_price": actual_price})
+        return self.record_feedback(checked, surface=surface)
+
+    def record_feedback(self, checked: validation.Feedback, *, surface: str) -> dict[str, Any]:
+        """Feedback that already passed validation (REST validates with the same model first)."""
+        return self.monitor.feedback(checked.request_id, checked.actual_price, surface=surface)
 
     def info(self) -> dict[str, Any]:
         served = self.served

@@ -90,12 +90,14 @@ class PredictionLog:
         return record
 
     def knows(self, request_id: str) -> bool:
+        base, _, row = request_id.partition("-")
         with self._lock:
-            base, _, row = request_id.partition("-")
             entry = self._known.get(base)
-            if entry is not None:
-                highest, skipped = entry
-                return 0 < int(row) <= highest and int(row) not in skipped if row.isdigit() else not row and not highest
+        if entry is not None:  # a request of this run: its entry says which ids it has
+            highest, skipped = entry
+            if not row:
+                return highest == 0
+            return row.isdigit() and 0 < int(row) <= highest and int(row) not in skipped
         needle = f'"request_id": {json.dumps(request_id)}'
         for path in sorted(self.folder.glob(f"{PREDICTIONS}-*.jsonl"), reverse=True):
             try:

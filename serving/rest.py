@@ -5,13 +5,13 @@ from the schema at run time from the route functions' annotations.
 """
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import AllowInfNan, BaseModel, ConfigDict, Field, Strict, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -19,7 +19,7 @@ from .access import surface_of
 from .errors import InputError, TooLargeError, UnknownRequestError
 from .predictor import Predictor
 from .telemetry import CONTENT_TYPE
-from .validation import error_message, too_many_rows
+from .validation import Feedback, error_message, too_many_rows
 
 API_PREFIX = "/api/v1"
 _UPLOAD_PATH = "/gradio_api/upload"
@@ -48,15 +48,6 @@ class BatchResult(BaseModel):
     results: list[BatchItem]
     model_version: str
     model_commit: str
-
-
-class Feedback(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    request_id: str = Field(min_length=1, max_length=100, description="The `request_id` of the prediction.")
-    actual_price: Annotated[float, Strict(), AllowInfNan(False)] = Field(
-        gt=0, description="The observed sale price, in dollars."
-    )
 
 
 class FeedbackReceipt(BaseModel):
@@ -127,7 +118,7 @@ def install_rest(app: FastAPI, predictor: Predictor, *, max_body_bytes: int, is_
         summary="Record the observed sale price of an earlier prediction",
     )
     def feedback(body: Feedback) -> dict[str, Any]:
-        return predictor.feedback(body.request_id, body.actual_price, surface="rest")
+        return predictor.record_feedback(body, surface="rest")
 
     @router.get("/drift", response_model=DriftSummary, tags=["monitoring"], summary="Drift of recent traffic")
     def drift() -> dict[str, Any]:

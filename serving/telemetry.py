@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 PREFIX = "house_price"
+SURFACES = ("rest", "gradio_api", "mcp", "ui")  # where a request reached the predictor
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 # Seconds: a single row takes ~0.05–0.2 s, a 1,000-row batch ~0.5 s.
@@ -66,7 +67,7 @@ class ServingMetrics:
         self.drift_window = Gauge(f"{PREFIX}_drift_window_rows", "Rows in the drift window.", registry=r)
         self.model = Info(f"{PREFIX}_model", "The served model version, its commit and where it came from.", registry=r)
         for outcome in ("ok", "invalid"):
-            for surface in ("rest", "gradio_api", "mcp", "ui"):
+            for surface in SURFACES:
                 self.requests.labels(surface=surface, outcome=outcome)  # export zeros, so rates start at once
         for destination in ("local", "hub"):
             self.log_failures.labels(destination=destination)

@@ -131,6 +131,23 @@ class Validator:
         return row
 
 
+class Feedback(BaseModel):
+    """The observed sale price of an earlier prediction: one model checks it on REST, Gradio and MCP."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    request_id: str = Field(min_length=1, max_length=100, description="The `request_id` of the prediction.")
+    actual_price: _Finite = Field(gt=0, description="The observed sale price, in dollars.")
+
+
+def feedback(raw: Mapping[str, Any]) -> Feedback:
+    """Raises InputError naming each bad field."""
+    try:
+        return Feedback.model_validate(dict(raw))
+    except ValidationError as error:
+        raise InputError([error_message(detail) for detail in error.errors(include_input=True)]) from None
+
+
 def too_many_rows(count: int, limit: int) -> str:
     """The one message for an oversized batch, whichever surface counted the rows."""
     return f"{count:,} rows is over the limit of {limit:,} rows per request; split the batch"
