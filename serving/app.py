@@ -58,6 +58,7 @@ def build_app(settings: ServingSettings, *, served: ServedModel | None = None) -
     served = served or load_served_model(settings)
     monitor = Monitor(served, settings)
     predictor = Predictor(served, max_rows=settings.max_batch_rows, monitor=monitor)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield

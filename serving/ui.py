@@ -274,7 +274,7 @@ def _model_tab(predictor: Predictor, card_url: str | None) -> None:
 
 
 def _api_surface(request: gr.Request | None) -> str:
-    """MCP tool calls reach these functions through Gradio's own client, carrying the MCP client's headers."""
+    """MCP tool calls reach these (unqueued) functions in process, with the MCP client's own request and headers."""
     headers = getattr(request, "headers", None) or {}
     return "mcp" if "mcp-session-id" in headers or "mcp-protocol-version" in headers else "gradio_api"
 
