@@ -29,3 +29,7 @@ class UnknownRequestError(ServingError, LookupError):
 
 class LogNotFoundError(ServingError, FileNotFoundError):
     """The prediction log to report on is not where it was looked for (folder or Hub dataset)."""
+
+
+class UnsupportedModelError(ServingError, TypeError):
+    """The compiled engine cannot reproduce this model (an unknown step or library version): serve the pipeline."""
