@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
+import time
 
 
 def main() -> int:
-    # One OpenMP thread per prediction: a single row gains nothing from parallel trees, and under concurrent
-    # requests the threads wait on each other (measured: REST p50 118 → 79 ms). Set before NumPy is imported.
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    started = time.perf_counter()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for chatty in ("httpx", "httpx2", "huggingface_hub", "mcp"):  # one line per HTTP request is noise here
         logging.getLogger(chatty).setLevel(logging.WARNING)
@@ -24,11 +22,15 @@ def main() -> int:
         settings = ServingSettings.from_env()  # before Gradio is imported: it reads GRADIO_* itself
         from serving import build_app
 
+        imported = time.perf_counter()
         serving = build_app(settings)
     except StartupError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     served = serving.predictor.served
+    stages = {"imports": imported - started, **served.timings}
+    stages["UI and routes"] = time.perf_counter() - started - sum(stages.values())
+    startup = f"{sum(stages.values()):.1f} s: " + " · ".join(f"{name} {sec:.2f} s" for name, sec in stages.items())
     host = "localhost" if settings.server_name in ("0.0.0.0", "::") else settings.server_name
     base = f"http://{host}:{settings.server_port}"
     mcp = (
@@ -45,6 +47,8 @@ def main() -> int:
     print(
         f"Serving model {served.version} (commit {served.commit}) from the {served.store_description}{offline}\n"
         f"  folder    {served.folder}\n"
+        f"  engine    {served.engine.name}: {served.engine.reason}\n"
+        f"  startup   {startup}\n"
         f"  UI        {base}/\n"
         f"  API docs  {base}/?view=api (gradio_client)\n"
         f"  REST docs {base}/docs (OpenAPI at {base}/openapi.json)\n"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import skops.io as sio
 from sklearn.base import BaseEstimator
+from skops.io.exceptions import UntrustedTypesFoundException
 
 from .errors import UntrustedTypesError
 
@@ -38,14 +39,16 @@ def save_model(model: BaseEstimator, path: Path) -> Path:
 
 
 def load_model(path: Path, *, allowlist: frozenset[str] = TRUSTED_TYPES) -> BaseEstimator:
-    """Load a skops file, trusting only what the file reports *and* the allowlist names.
+    """Load a skops file, trusting only what the allowlist names (and skops' own defaults).
+
+    One pass over the file: skops refuses any other type it meets while loading, and only then is the file
+    scanned again to name every type outside the allowlist (the scan costs as much as the load).
 
     Raises:
         UntrustedTypesError: the file holds types outside the allowlist; they are named in the message.
     """
-    reported = untrusted_types(path)
-    outside = set(reported) - allowlist
-    if outside:
-        raise UntrustedTypesError(outside, allowlist)
-    model: BaseEstimator = sio.load(path, trusted=reported)
+    try:
+        model: BaseEstimator = sio.load(path, trusted=sorted(allowlist))
+    except UntrustedTypesFoundException:
+        raise UntrustedTypesError(set(untrusted_types(path)) - allowlist, allowlist) from None
     return model

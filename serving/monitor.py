@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from modelrepo.dataset import DatasetMirror
 
     from .loader import ServedModel
-    from .predictor import Estimate
+    from .results import Estimate
     from .settings import ServingSettings
     from .validation import Row
 
@@ -32,6 +32,7 @@ class Monitor:
         self.metrics.model.info(
             {"version": served.version, "commit": served.commit, "source": served.store_description}
         )
+        self.metrics.engine.info({"engine": served.engine.name, "reason": served.engine.reason})
         self.drift = DriftMonitor(served.reference, served.schema, window=settings.drift_window)
         self.mirror = _mirror(settings, self.metrics) if settings.log_repo else None
         failures = self.metrics.log_failures.labels(destination="local")
@@ -59,7 +60,7 @@ class Monitor:
                 "batch": batch,
                 "model_version": estimate.model_version,
                 "model_commit": estimate.model_commit,
-                "features": dict(row),
+                "features": row,  # a fresh dict per request (the validator's), never changed afterwards
                 "price": estimate.price,
                 "low": estimate.low,
                 "high": estimate.high,

@@ -4,48 +4,18 @@ from __future__ import annotations
 
 import math
 import time
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
 from typing import Any
-
-from modelrepo import to_frame
 
 from . import validation
 from .errors import InputError, TooLargeError
 from .loader import ServedModel
 from .monitor import Monitor
-from .validation import Row, Validator, range_warnings
+from .results import BatchEstimates, Estimate, new_request_id
+from .validation import Row, Validator, batch_range_warnings, observed_ranges
 
-
-@dataclass(frozen=True)
-class Estimate:
-    """One price: the point estimate and an interval from the cross-validated residuals, in dollars."""
-
-    price: float
-    low: float
-    high: float
-    level: float
-    model_version: str
-    model_commit: str
-    request_id: str
-    warnings: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class BatchEstimates:
-    """A batch's id and one result per row, in order: an Estimate (its id is `<batch id>-<row>`) or the row's error."""
-
-    request_id: str
-    results: list[Estimate | InputError]
-
-
-def new_request_id() -> str:
-    return uuid.uuid4().hex
+__all__ = ["BatchEstimates", "Estimate", "Predictor", "new_request_id"]
 
 
 class Predictor:
@@ -54,6 +24,7 @@ class Predictor:
     def __init__(self, served: ServedModel, *, max_rows: int, monitor: Monitor) -> None:
         self.served, self.monitor = served, monitor
         self.validator = Validator.for_schema(served.schema, max_rows=max_rows, examples=served.examples[:1])
+        self._ranges = observed_ranges(served.schema)
         interval = served.metrics.interval
         self._low, self._high, self._level = math.exp(interval.log_low), math.exp(interval.log_high), interval.level
 
@@ -131,6 +102,8 @@ class Predictor:
                 "holdout_rmse_log": served.metrics.holdout.without_outliers["rmse_log"],
                 "interval_level": served.metrics.interval.level,
             },
+            "engine": served.engine.name,
+            "engine_reason": served.engine.reason,
             "max_batch_rows": self.validator.max_rows,
             "features": [feature.model_dump(mode="json") for feature in served.schema.by_importance()],
         }
@@ -149,20 +122,13 @@ class Predictor:
 
     def _price(self, rows: Sequence[Row], ids: Sequence[str], *, surface: str) -> list[Estimate]:
         try:
-            prices = self.served.model.predict(to_frame(rows, self.served.schema))
+            prices = self.served.engine.engine.predict(rows)
         except Exception:
             self.monitor.rejected(surface, "error")  # a bug, not bad input: counted so that alerts see it
             raise
-        return [self._estimate(float(p), row, rid) for p, row, rid in zip(prices, rows, ids, strict=True)]
-
-    def _estimate(self, price: float, row: Row, request_id: str) -> Estimate:
-        return Estimate(
-            price=price,
-            low=price * self._low,
-            high=price * self._high,
-            level=self._level,
-            model_version=self.served.version,
-            model_commit=self.served.commit,
-            request_id=request_id,
-            warnings=range_warnings(row, self.served.schema),
-        )
+        warnings = batch_range_warnings(rows, self._ranges)
+        version, commit, level = self.served.version, self.served.commit, self._level
+        return [
+            Estimate(price, price * self._low, price * self._high, level, version, commit, request_id, warned)
+            for price, request_id, warned in zip(prices.tolist(), ids, warnings, strict=True)
+        ]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from modelrepo import PRODUCTION_ALIAS
 
+from .engine import EngineMode
 from .errors import StartupError
 
 
@@ -30,6 +31,7 @@ class ServingSettings:
     log_repo: str | None = None
     log_push_minutes: float = 5.0
     drift_window: int = 1000
+    engine: EngineMode = EngineMode.AUTO
 
     @property
     def source(self) -> str:
@@ -55,6 +57,7 @@ class ServingSettings:
             log_repo=env.get("PREDICTION_LOG_REPO") or None,
             log_push_minutes=_minutes(env, "PREDICTION_LOG_PUSH_MINUTES", 5.0),
             drift_window=_drift_window(env),
+            engine=_engine(env),
         )
 
 
@@ -94,3 +97,12 @@ def _drift_window(env: Mapping[str, str]) -> int:
     if window < 100:
         raise StartupError(f"DRIFT_WINDOW must be at least 100 rows (got {window}): fewer rows make the index noise.")
     return window
+
+
+def _engine(env: Mapping[str, str]) -> EngineMode:
+    raw = (env.get("PREDICTION_ENGINE") or EngineMode.AUTO.value).strip().lower()
+    try:
+        return EngineMode(raw)
+    except ValueError:
+        choices = ", ".join(mode.value for mode in EngineMode)
+        raise StartupError(f"PREDICTION_ENGINE={raw!r} is not one of {choices}; unset it for auto.") from None

@@ -66,6 +66,11 @@ class ServingMetrics:
         )
         self.drift_window = Gauge(f"{PREFIX}_drift_window_rows", "Rows in the drift window.", registry=r)
         self.model = Info(f"{PREFIX}_model", "The served model version, its commit and where it came from.", registry=r)
+        self.engine = Info(
+            f"{PREFIX}_engine",
+            "The prediction engine (compiled or pipeline) and why it was chosen (see GET /api/v1/model).",
+            registry=r,
+        )
         for outcome in ("ok", "invalid"):
             for surface in SURFACES:
                 self.requests.labels(surface=surface, outcome=outcome)  # export zeros, so rates start at once
