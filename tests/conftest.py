@@ -27,6 +27,7 @@ ISOLATED_VARIABLES = (
     "PREDICTION_LOG_REPO",
     "GRADIO_SERVER_NAME",
     "GRADIO_SERVER_PORT",
+    "PREDICTION_ENGINE",
 )
 
 
@@ -87,6 +88,23 @@ def live_app(registry: LocalStore, tmp_path_factory: pytest.TempPathFactory) -> 
             "MODEL_REGISTRY": str(registry.root),
             "HF_HOME": str(workdir / "hf-home"),
             "MAX_BATCH_ROWS": "50",
+        },
+        workdir=workdir,
+    )
+    yield app
+    app.stop()
+
+
+@pytest.fixture(scope="session")
+def pipeline_app(registry: LocalStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
+    """The real app forced to serve through the fitted pipeline instead of the compiled engine."""
+    workdir = tmp_path_factory.mktemp("pipeline-app")
+    app = start_app(
+        {
+            "MODEL_REGISTRY": str(registry.root),
+            "HF_HOME": str(workdir / "hf-home"),
+            "MAX_BATCH_ROWS": "50",
+            "PREDICTION_ENGINE": "pipeline",
         },
         workdir=workdir,
     )

@@ -1,4 +1,4 @@
-"""The same rows give the same prices in process, through REST, through gradio_client and through MCP."""
+"""The same rows give the same prices in process, through REST, gradio_client and MCP, with either engine."""
 
 from __future__ import annotations
 
@@ -22,12 +22,23 @@ def rows(production: Snapshot, ames: pd.DataFrame) -> list[dict]:
     return [*examples, {"Gr Liv Area": 2100, "Overall Qual": 8, "Neighborhood": "NridgHt"}, {"Lot Frontage": None}]
 
 
-def test_every_surface_gives_the_same_prices(live_app: LiveApp, production: Snapshot, rows: list[dict]) -> None:
+@pytest.fixture(params=["compiled", "pipeline"])
+def app_with_engine(request: pytest.FixtureRequest) -> tuple[str, LiveApp]:
+    fixture = "live_app" if request.param == "compiled" else "pipeline_app"
+    return request.param, request.getfixturevalue(fixture)
+
+
+def test_every_surface_gives_the_same_prices(
+    app_with_engine: tuple[str, LiveApp], production: Snapshot, rows: list[dict]
+) -> None:
+    engine, live_app = app_with_engine
     schema = Schema.read(production.folder)
     model = load_model(production.folder / MODEL_FILE)
     complete = [{**schema.defaults(), **row} for row in rows]
     in_process = model.predict(to_frame(complete, schema)).tolist()
 
+    info = httpx.get(f"{live_app.url}/api/v1/model").json()
+    assert info["engine"] == engine
     rest = [httpx.post(f"{live_app.url}/api/v1/predict", json=row).json()["price"] for row in rows]
     batch = [
         item["prediction"]["price"]
@@ -46,3 +57,17 @@ def test_every_surface_gives_the_same_prices(live_app: LiveApp, production: Snap
 
         assert [call_predict(live_app.url, row)["price"] for row in rows] == in_process
     assert np.all(np.isfinite(in_process))
+
+
+def test_the_app_says_which_engine_serves_and_why(live_app: LiveApp, pipeline_app: LiveApp) -> None:
+    compiled = httpx.get(f"{live_app.url}/api/v1/model").json()
+    assert compiled["engine"] == "compiled"
+    assert compiled["engine_reason"].startswith("bit-identical to the pipeline on ")
+    assert "engine    compiled: bit-identical to the pipeline" in live_app.output()
+    assert 'house_price_engine_info{engine="compiled"' in httpx.get(f"{live_app.url}/metrics").text
+
+    forced = httpx.get(f"{pipeline_app.url}/api/v1/model").json()
+    assert (forced["engine"], forced["engine_reason"]) == ("pipeline", "forced by PREDICTION_ENGINE=pipeline")
+    assert "engine    pipeline: forced by PREDICTION_ENGINE=pipeline" in pipeline_app.output()
+    metrics = httpx.get(f"{pipeline_app.url}/metrics").text
+    assert 'house_price_engine_info{engine="pipeline",reason="forced by PREDICTION_ENGINE=pipeline"} 1.0' in metrics

@@ -25,8 +25,14 @@ def test_defaults_work_offline_and_the_token_is_never_shown() -> None:
         ({"PREDICTION_LOG_PUSH_MINUTES": "0"}, "PREDICTION_LOG_PUSH_MINUTES must be positive"),
         ({"DRIFT_WINDOW": "50"}, "DRIFT_WINDOW must be at least 100 rows"),
         ({"QUEUE_SIZE": "7.5"}, "QUEUE_SIZE='7.5' is not a whole number"),
+        ({"PREDICTION_ENGINE": "fast"}, "PREDICTION_ENGINE='fast' is not one of auto, compiled, pipeline"),
     ],
 )
 def test_a_bad_value_is_named(env: dict[str, str], message: str) -> None:
     with pytest.raises(StartupError, match=message):
         ServingSettings.from_env(env)
+
+
+@pytest.mark.parametrize(("raw", "mode"), [("", "auto"), ("compiled", "compiled"), (" Pipeline ", "pipeline")])
+def test_the_engine_can_be_forced(raw: str, mode: str) -> None:
+    assert ServingSettings.from_env({"PREDICTION_ENGINE": raw}).engine == mode
