@@ -13,11 +13,13 @@ import json
 import logging
 import threading
 import uuid
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from .errors import UnknownRequestError
 
@@ -26,6 +28,8 @@ logger = logging.getLogger(__name__)
 PREDICTIONS = "predictions"
 FEEDBACK = "feedback"
 _KNOWN_IDS = 100_000  # requests whose ids are kept in memory for feedback; older ones are looked up in the files
+_NONE: frozenset[int] = frozenset()
+_SINGLE = (0, _NONE)
 
 
 def utc_now() -> datetime:
@@ -47,9 +51,9 @@ class PredictionLog:
         self._on_write_failure, self._file_lock = on_write_failure, lock or threading.Lock()
         self._flush_seconds, self._max_pending = flush_seconds, max_pending
         self._pending: deque[tuple[str, dict[str, Any]]] = deque()
-        # Request ids for feedback, one small entry per request: a batch's rows (`<batch id>-<row>`) share one,
-        # (highest row, rows not priced); a single prediction is (0, {}).
-        self._known: OrderedDict[str, tuple[int, frozenset[int]]] = OrderedDict()
+        # Request ids for feedback, one small entry per request (about 120 bytes): a batch's rows
+        # (`<batch id>-<row>`) share one, (highest row, rows not priced); every single prediction shares _SINGLE.
+        self._known: dict[str, tuple[int, frozenset[int]]] = {}
         self._lock = threading.Lock()
         self._wake, self._closing = threading.Event(), threading.Event()
         self._failing = False
@@ -71,9 +75,10 @@ class PredictionLog:
                 self._enqueue(PREDICTIONS, record)
             for base, numbers in rows.items():
                 highest = max(numbers, default=0)
-                self._known[base] = (highest, frozenset(range(1, highest + 1)) - frozenset(numbers))
+                skipped = frozenset(range(1, highest + 1)) - frozenset(numbers)
+                self._known[base] = _SINGLE if not highest else (highest, skipped or _NONE)
             while len(self._known) > _KNOWN_IDS:
-                self._known.popitem(last=False)
+                del self._known[next(iter(self._known))]  # the oldest: dicts keep insertion order
         self._wake.set()
 
     def feedback(self, request_id: str, actual_price: float) -> dict[str, Any]:
@@ -98,11 +103,12 @@ class PredictionLog:
             if not row:
                 return highest == 0
             return row.isdigit() and 0 < int(row) <= highest and int(row) not in skipped
-        needle = f'"request_id": {json.dumps(request_id)}'
+        quoted = json.dumps(request_id)
+        needles = (f'"request_id":{quoted}', f'"request_id": {quoted}')  # as written now, and by earlier versions
         for path in sorted(self.folder.glob(f"{PREDICTIONS}-*.jsonl"), reverse=True):
             try:
                 with path.open(encoding="utf-8") as stream:
-                    if any(needle in line for line in stream):
+                    if any(needle in line for line in stream for needle in needles):
                         return True
             except OSError:
                 continue
@@ -161,10 +167,12 @@ class PredictionLog:
         unwritten: list[tuple[str, dict[str, Any]]] = []
         error: OSError | None = None
         for path, items in groups.items():
-            text = "".join(json.dumps(record, ensure_ascii=False) + "\n" for _, record in items)
+            # orjson: a 79-feature record in 1 µs instead of 14 with json.dumps, off the request threads but under
+            # the same GIL; UTF-8, the same JSON (NaN, never logged, would become null).
+            text = b"".join(_line(record) for _, record in items)
             try:
                 self.folder.mkdir(parents=True, exist_ok=True)
-                with self._file_lock, path.open("a", encoding="utf-8") as stream:
+                with self._file_lock, path.open("ab") as stream:
                     stream.write(text)
             except OSError as failure:
                 unwritten += items
@@ -182,3 +190,11 @@ class PredictionLog:
                 error,
                 self.pending,
             )
+
+
+def _line(record: dict[str, Any]) -> bytes:
+    """One JSONL line; json.dumps for what orjson refuses (an integer beyond 64 bits), so the writer never dies."""
+    try:
+        return orjson.dumps(record) + b"\n"
+    except TypeError:
+        return (json.dumps(record, ensure_ascii=False) + "\n").encode()

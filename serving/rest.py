@@ -4,10 +4,10 @@ This module does not use `from __future__ import annotations`: FastAPI reads the
 from the schema at run time from the route functions' annotations.
 """
 
-import json
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exception_handlers import http_exception_handler
@@ -21,7 +21,7 @@ from .access import surface_of
 from .errors import InputError, TooLargeError, UnknownRequestError
 from .predictor import Predictor
 from .telemetry import CONTENT_TYPE
-from .validation import Feedback, error_message, too_many_rows
+from .validation import Feedback, as_row, error_message, too_many_rows
 
 API_PREFIX = "/api/v1"
 _UPLOAD_PATH = "/gradio_api/upload"
@@ -92,7 +92,7 @@ def install_rest(app: FastAPI, predictor: Predictor, *, max_body_bytes: int, is_
     errors: dict[int | str, dict[str, Any]] = {422: {"model": Problem}, 413: {"model": Problem}}
 
     def predict(features: BaseModel, response: Response) -> dict[str, Any]:
-        estimate = predictor.predict_row(features.model_dump(by_alias=True), surface="rest")
+        estimate = predictor.predict_row(as_row(features), surface="rest")
         response.headers["X-Request-Id"] = estimate.request_id
         return estimate.as_dict()
 
@@ -100,7 +100,8 @@ def install_rest(app: FastAPI, predictor: Predictor, *, max_body_bytes: int, is_
         # The body is parsed and validated in one pass by pydantic-core (not json.loads, then validation, as
         # FastAPI does): 24 ms instead of 39 for 1,000 rows. The route still documents the same `Batch` body.
         try:
-            rows = batch.model_validate_json(body).model_dump(by_alias=True)["rows"]
+            validated: Any = batch.model_validate_json(body)  # a model generated from the schema: typed at run time
+            rows = [as_row(house) for house in validated.rows]
         except ValidationError as error:
             if not _is_utf8(body):  # the message FastAPI's routes give (see the 400 handler below)
                 monitor.rejected("rest", "invalid")
@@ -194,7 +195,7 @@ def _is_utf8(body: bytes) -> bool:
 
 
 def _json(content: Any) -> bytes:
-    return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+    return orjson.dumps(content)  # prices are finite; 10× json.dumps on a 1,000-row answer
 
 
 def _document_schema(app: FastAPI, model: type[BaseModel]) -> None:

@@ -86,7 +86,7 @@ class Validator:
             raise InputError(
                 [f"{label}{error_message(detail)}" for detail in error.errors(include_input=True)]
             ) from None
-        return validated.model_dump(by_alias=True)
+        return as_row(validated)
 
     def rows(self, raws: Sequence[Any]) -> list[Row | InputError]:
         """Validate each row on its own, so that one bad row does not stop the others."""
@@ -131,6 +131,18 @@ class Validator:
             elif feature.nullable:
                 row[name] = None
         return row
+
+
+def as_row(house: BaseModel) -> Row:
+    """A validated house as a dict by feature name: its values in field order under the field aliases, as
+    `model_dump(by_alias=True)` gives them for these plain fields, in a quarter of the time."""
+    aliases = _ALIASES.get(type(house))
+    if aliases is None:
+        aliases = _ALIASES[type(house)] = [field.alias or name for name, field in type(house).model_fields.items()]
+    return dict(zip(aliases, house.__dict__.values(), strict=True))
+
+
+_ALIASES: dict[type[BaseModel], list[str]] = {}
 
 
 class Feedback(BaseModel):

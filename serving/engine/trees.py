@@ -63,16 +63,18 @@ class TreePart:
     left: np.ndarray  # (nodes,) next node when a node's answer is "left"; a leaf points to itself
     right: np.ndarray
     value: np.ndarray  # (nodes,) leaf values (0 for internal nodes)
-    internal_ids: np.ndarray  # node id of each internal node, in decision order (numeric splits, then slot splits)
+    internal_ids: np.ndarray  # node id of each internal node
     depth: int
-    number_columns: np.ndarray
+    # The distinct split tests ("deciders"): a node is decided by one of them, and many nodes share one (the
+    # shipped model's 3,497 numeric splits use 1,377 distinct column-threshold pairs).
+    number_columns: np.ndarray  # column of the numbers array (or of its copy with NaN as -inf, see _decisions)
+    number_sources: np.ndarray  # column of the numbers array itself
     thresholds: np.ndarray
-    missing_left: np.ndarray
     slot_columns: np.ndarray
-    slot_shift: np.ndarray  # node's table start minus its column's first global slot
-    slot_table: np.ndarray  # bool: each slot split's answer for each slot of its column
-    numeric_width: int  # columns of the numbers array
-    packing: np.ndarray | None  # decision order → (tree, bit) position, a last always-false column for padding
+    slot_shift: np.ndarray  # decider's table start minus its column's first global slot
+    slot_table: np.ndarray  # bool: each slot decider's answer for each slot of its column
+    node_decider: np.ndarray  # (internal nodes,) the decider of each internal node
+    packing: np.ndarray | None  # (trees × 8,) decider at each (tree, bit), the last always-false one for padding
     leaf_table: np.ndarray | None  # (trees × 256,) the leaf value each byte of answers leads to
 
     def predict(self, numbers: np.ndarray, slots: np.ndarray) -> np.ndarray:
@@ -94,7 +96,9 @@ class TreePart:
             part = slice(start, start + CHUNK_ROWS)
             decisions = self._node_decisions(numbers[part], slots[part])
             nan = np.zeros_like(decisions)
-            nan[:, self.internal_ids[: len(self.number_columns)]] = np.isnan(numbers[part][:, self.number_columns])
+            numeric = self.node_decider < len(self.thresholds)
+            missing_inputs = np.isnan(numbers[part].take(self.number_sources, axis=1))
+            nan[:, self.internal_ids[numeric]] = missing_inputs.take(self.node_decider[numeric], axis=1)
             visited = np.zeros_like(decisions)
             cur = np.broadcast_to(self.roots, (decisions.shape[0], len(self.roots))).copy()
             rows = np.arange(decisions.shape[0])[:, None]
@@ -109,14 +113,14 @@ class TreePart:
         return Coverage(int(inner.sum()), int((went_left & went_right & inner).sum()), int((missing & inner).sum()))
 
     def _decisions(self, numbers: np.ndarray, slots: np.ndarray) -> np.ndarray:
-        """(rows × internal nodes) answers, True for left, in decision order; one extra false column."""
-        out = np.empty((len(numbers), len(self.internal_ids) + 1), dtype=bool)
-        split = len(self.number_columns)
-        # NaN <= t is false, so a missing value goes right by itself; the nodes that send it left read a second
+        """(rows × deciders) answers, True for left: numeric ones, then slot ones, then one always false."""
+        split = len(self.thresholds)
+        out = np.empty((len(numbers), split + len(self.slot_columns) + 1), dtype=bool)
+        # NaN <= t is false, so a missing value goes right by itself; the deciders that send it left read a second
         # copy of the numbers in which NaN is -inf (true for every finite or infinite threshold but -inf, which
         # compile_trees refuses).
         both = np.concatenate([numbers, np.where(np.isnan(numbers), -np.inf, numbers)], axis=1)
-        np.less_equal(both.take(self._routed_columns, axis=1), self.thresholds, out=out[:, :split])
+        np.less_equal(both.take(self.number_columns, axis=1), self.thresholds, out=out[:, :split])
         out[:, split:-1] = self.slot_table.take(self.slot_shift + slots.take(self.slot_columns, axis=1))
         out[:, -1] = False
         return out
@@ -132,16 +136,12 @@ class TreePart:
         return self.value.take(self._walk(self._node_decisions(numbers, slots)))
 
     @functools.cached_property
-    def _routed_columns(self) -> np.ndarray:
-        return self.number_columns + np.where(self.missing_left, self.numeric_width, 0)
-
-    @functools.cached_property
     def _table_offsets(self) -> np.ndarray:
         return np.arange(len(self.roots), dtype=np.intp) * 256
 
     def _node_decisions(self, numbers: np.ndarray, slots: np.ndarray) -> np.ndarray:
         full = np.zeros((len(numbers), len(self.left)), dtype=bool)
-        full[:, self.internal_ids] = self._decisions(numbers, slots)[:, :-1]
+        full[:, self.internal_ids] = self._decisions(numbers, slots).take(self.node_decider, axis=1)
         return full
 
     def _walk(self, decisions: np.ndarray) -> np.ndarray:
@@ -186,30 +186,42 @@ def compile_trees(pipeline: Pipeline, layout: InputLayout) -> TreePart:
     leaf = nodes["is_leaf"].astype(bool)
     left = np.where(leaf, ids, nodes["left"].astype(np.intp) + starts[owner])
     right = np.where(leaf, ids, nodes["right"].astype(np.intp) + starts[owner])
-    number: list[tuple[int, int]] = []
-    slot: list[tuple[int, int, int]] = []
+    width = len(layout.numeric)
+    numeric_deciders: dict[tuple[int, float], int] = {}  # (routed column, threshold) → decider
+    slot_deciders: dict[tuple[int, bytes], int] = {}  # (categorical column, answers) → decider
     tables: list[np.ndarray] = []
-    table_start = 0
+    node_keys: list[tuple[str, int]] = []
     for node in np.flatnonzero(~leaf):
         source = sources[int(nodes["feature_idx"][node])]
         if source.numeric is not None:
             if nodes["is_categorical"][node]:
                 raise UnsupportedModelError("a categorical split on a numeric column")
-            number.append((int(node), source.numeric))
+            threshold = float(nodes["num_threshold"][node])
+            routed_left = bool(nodes["missing_go_to_left"][node])
+            if routed_left and not threshold > -np.inf:
+                raise UnsupportedModelError("a split at -inf or NaN that sends missing values left")
+            key: tuple[Any, Any] = (source.numeric + width * routed_left, threshold)
+            node_keys.append(("number", numeric_deciders.setdefault(key, len(numeric_deciders))))
             continue
         assert source.categorical is not None and source.slot_values is not None
-        table = _slot_answers(
-            nodes[node], source.slot_values, trees[owner[node]].raw_left_cat_bitsets, known, feature_rows
-        )
-        slot.append((int(node), source.categorical, table_start - layout.categorical[source.categorical].offset))
-        tables.append(table)
-        table_start += len(table)
-    internal_ids = np.array([n for n, _ in number] + [n for n, _, _ in slot], dtype=np.intp)
-    packing, leaf_table = _leaf_tables(internal_ids, owner, starts, left, right, nodes, leaf)
-    number_ids = internal_ids[: len(number)]
-    routed_left = nodes["missing_go_to_left"][number_ids].astype(bool)
-    if np.any(routed_left & ~(nodes["num_threshold"][number_ids] > -np.inf)):
-        raise UnsupportedModelError("a split at -inf or NaN that sends missing values left")
+        raw_left = trees[owner[node]].raw_left_cat_bitsets
+        table = _slot_answers(nodes[node], source.slot_values, raw_left, known, feature_rows)
+        key = (source.categorical, table.tobytes())
+        if key not in slot_deciders:
+            slot_deciders[key] = len(slot_deciders)
+            tables.append(table)
+        node_keys.append(("slot", slot_deciders[key]))
+    internal_ids = np.flatnonzero(~leaf).astype(np.intp)
+    node_decider = np.array(
+        [index if kind == "number" else len(numeric_deciders) + index for kind, index in node_keys], dtype=np.intp
+    )
+    slot_shift, start = [], 0
+    for (column, _), table in zip(slot_deciders, tables, strict=True):
+        slot_shift.append(start - layout.categorical[column].offset)
+        start += len(table)
+    always_false = len(numeric_deciders) + len(slot_deciders)
+    packing, leaf_table = _leaf_tables(internal_ids, node_decider, always_false, owner, starts, left, right, nodes)
+    routed = np.array([column for column, _ in numeric_deciders], dtype=np.intp)
     return TreePart(
         baseline=baseline,
         roots=starts,
@@ -218,13 +230,13 @@ def compile_trees(pipeline: Pipeline, layout: InputLayout) -> TreePart:
         value=np.where(leaf, nodes["value"], 0.0).astype(np.float64),
         internal_ids=internal_ids,
         depth=max(int(tree.nodes["depth"].max()) for tree in trees),
-        number_columns=np.array([c for _, c in number], dtype=np.intp),
-        thresholds=nodes["num_threshold"][number_ids].astype(np.float64),
-        missing_left=nodes["missing_go_to_left"][number_ids].astype(bool),
-        slot_columns=np.array([c for _, c, _ in slot], dtype=np.intp),
-        slot_shift=np.array([shift for _, _, shift in slot], dtype=np.intp),
+        number_columns=routed,
+        number_sources=routed % max(width, 1),
+        thresholds=np.array([threshold for _, threshold in numeric_deciders], dtype=np.float64),
+        slot_columns=np.array([column for column, _ in slot_deciders], dtype=np.intp),
+        slot_shift=np.array(slot_shift, dtype=np.intp),
         slot_table=np.concatenate(tables) if tables else np.zeros(0, dtype=bool),
-        numeric_width=len(layout.numeric),
+        node_decider=node_decider,
         packing=packing,
         leaf_table=leaf_table,
     )
@@ -232,25 +244,27 @@ def compile_trees(pipeline: Pipeline, layout: InputLayout) -> TreePart:
 
 def _leaf_tables(
     internal_ids: np.ndarray,
+    node_decider: np.ndarray,
+    always_false: int,
     owner: np.ndarray,
     starts: np.ndarray,
     left: np.ndarray,
     right: np.ndarray,
     nodes: np.ndarray,
-    leaf: np.ndarray,
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """For trees of at most eight splits: where each answer goes in its tree's byte, and each byte's leaf value."""
+    """For trees of at most eight splits: the decider at each bit of its tree's byte, and each byte's leaf value."""
     trees = len(starts)
     bit = np.full(len(nodes), -1, dtype=np.intp)
-    packing = np.full(trees * 8, len(internal_ids), dtype=np.intp)  # padding reads the always-false column
+    packing = np.full(trees * 8, always_false, dtype=np.intp)  # padding reads the always-false decider
     used = np.zeros(trees, dtype=np.intp)
-    for order, node in enumerate(internal_ids):
+    for node, decider in zip(internal_ids, node_decider, strict=True):
         tree = owner[node]
         if used[tree] == 8:
             return None, None  # a tree with more splits: walk level by level instead
         bit[node] = used[tree]
-        packing[tree * 8 + used[tree]] = order
+        packing[tree * 8 + used[tree]] = decider
         used[tree] += 1
+    leaf = nodes["is_leaf"].astype(bool)
     codes = np.arange(256, dtype=np.intp)
     cur = np.broadcast_to(starts[:, None], (trees, 256)).copy()
     for _ in range(int(nodes["depth"].max())):

@@ -96,3 +96,15 @@ def test_feedback_knows_each_priced_row_of_a_batch_and_not_the_refused_ones(tmp_
     assert log.knows("batch-1") and log.knows("batch-3") and log.knows("single")
     assert not any(log.knows(request_id) for request_id in ("batch-2", "batch-4", "batch", "single-1"))
     assert log.close()
+
+
+def test_a_record_with_an_integer_beyond_64_bits_is_still_written(tmp_path: Path) -> None:
+    """Regression (found by fuzzing): orjson refuses such integers, and the writer thread died."""
+    log = PredictionLog(tmp_path, flush_seconds=0.05)
+    huge = 10**30
+    log.predictions([{"time": "2026-12-01T00:00:00+00:00", "request_id": "a" * 32, "features": {"Lot Area": huge}}])
+    log.predictions([{"time": "2026-12-01T00:00:00+00:00", "request_id": "b" * 32, "features": {"Lot Area": 1}}])
+    assert log.close()
+    paths = tmp_path.glob("predictions-*.jsonl")
+    lines = [json.loads(line) for path in paths for line in path.read_text().splitlines()]
+    assert [line["features"]["Lot Area"] for line in lines] == [huge, 1]
