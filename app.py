@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 import time
@@ -60,6 +61,11 @@ def main() -> int:
     )
     # On SIGTERM or Ctrl-C uvicorn answers the requests in flight, runs the app's shutdown (which writes the
     # prediction log), then re-raises the signal; `close` here only covers a server that returns by itself.
+    # The model, the Gradio app and the routes live as long as the process: move them out of the collector's
+    # reach, so that a collection triggered by a request scans only what requests allocated (measured: the
+    # 100-200 ms pauses that every few 1,000-row batches hit mostly disappear).
+    gc.collect()
+    gc.freeze()
     try:
         uvicorn.run(serving.app, host=settings.server_name, port=settings.server_port, log_level="warning")
     finally:
