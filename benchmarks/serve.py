@@ -231,9 +231,9 @@ def _serve_and_measure(
     cold_start = time.perf_counter() - started
     try:
         idle_memory = _memory_kb(app.process.pid)["VmRSS"]
+        growth = _growth(app, example, args.growth_requests) if engine == "compiled" else None
         results = _measure_app(app, args, example=example, batch=batch, expected_price=expected_price)
-        if engine == "compiled":
-            results["growth"] = _growth(app, example, args.growth_requests)
+        results["growth"] = growth
         peak_memory = _memory_kb(app.process.pid)["VmHWM"]
         breakdown = re.search(r"startup\s+(.*)", app.output())
     finally:
@@ -249,12 +249,16 @@ def _serve_and_measure(
 
 
 def _growth(app: LiveApp, example: dict[str, Any], requests: int) -> tuple[int, int, int]:
-    """(RSS before, RSS after `requests` more single-row REST calls, calls made), in kB."""
+    """(RSS after 500 warm-up requests, RSS after `requests` more single-row REST calls, calls made), in kB:
+    measured first, before the batches and the concurrent run leave the allocator at their own peak."""
     client = _shared_client(app.url)
+    for _ in range(500):
+        client.post("/api/v1/predict", json=example).raise_for_status()
+    time.sleep(1.0)  # the log writer's flush
     before = _memory_kb(app.process.pid)["VmRSS"]
     for _ in range(requests):
         client.post("/api/v1/predict", json=example).raise_for_status()
-    time.sleep(1.0)  # the log writer's last flush
+    time.sleep(1.0)
     return before, _memory_kb(app.process.pid)["VmRSS"], requests
 
 
@@ -429,7 +433,8 @@ def _report(args: argparse.Namespace, results: dict[str, dict[str, Any]], floors
         f" rate, (1 / rate) divided by it.\nfloor: a bare FastAPI app (REST) and a bare gr.api app (gradio_client)"
         f" answering a fixed price (benchmarks/floors.py).\ncompiled engine against the floors: REST p50"
         f" {rest_ratio:.2f}× the bare FastAPI app's, gradio_client p50 {gradio_ratio:.2f}× the bare gr.api app's."
-        f"\nmemory growth with the compiled engine over {count:,} more REST requests: {_mb(before)} → {_mb(after)}"
+        f"\nmemory growth with the compiled engine over {count:,} REST requests after 500 warm-up ones:"
+        f" {_mb(before)} → {_mb(after)}"
         f" ({(after - before) / 1024:+.1f} MB)."
     )
     for engine in ENGINES:
