@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 
 from pydantic import Field
@@ -30,6 +31,10 @@ class Feature(ContractModel):
     default: FeatureValue | None = Field(description="Median (numbers) or mode (categories) of the training data.")
     minimum: float | None = None
     maximum: float | None = None
+    accepted_minimum: float | None = Field(
+        default=None, description="Below this a value is refused rather than priced (see `accepted_bounds`)."
+    )
+    accepted_maximum: float | None = Field(default=None, description="Above this a value is refused.")
     categories: list[str] | None = None
     description: str
     importance_rank: int = Field(ge=1, description="1 is the feature the model relies on most.")
@@ -38,6 +43,32 @@ class Feature(ContractModel):
     @property
     def is_numeric(self) -> bool:
         return self.kind in (FeatureKind.NUMBER, FeatureKind.INTEGER)
+
+    @property
+    def accepted_range(self) -> tuple[float, float] | None:
+        """The hard bounds of a number: as training stored them, or derived the same way for older schemas."""
+        if not self.is_numeric or self.minimum is None or self.maximum is None:
+            return None
+        if self.accepted_minimum is not None and self.accepted_maximum is not None:
+            return self.accepted_minimum, self.accepted_maximum
+        return accepted_bounds(self.minimum, self.maximum, integer=self.kind is FeatureKind.INTEGER)
+
+
+#: How far beyond the training range a number is still priced (with a warning), in multiples of the range.
+ACCEPTED_SPAN_MULTIPLE = 1.0
+
+
+def accepted_bounds(minimum: float, maximum: float, *, integer: bool = False) -> tuple[float, float]:
+    """One observed span beyond each end of the training range (never below 0 for a feature never negative):
+    far enough to price an unusual house with the extrapolation warning, near enough that `1e12` square feet is
+    refused instead of priced at millions."""
+    span = (maximum - minimum) or max(abs(maximum), 1.0)
+    low, high = minimum - ACCEPTED_SPAN_MULTIPLE * span, maximum + ACCEPTED_SPAN_MULTIPLE * span
+    if minimum >= 0:
+        low = max(low, 0.0)
+    if integer:
+        low, high = float(math.floor(low)), float(math.ceil(high))
+    return low, high
 
 
 class Target(ContractModel):

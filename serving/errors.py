@@ -18,6 +18,10 @@ class InputError(ServingError, ValueError):
         self.problems = problems
         super().__init__("; ".join(problems))
 
+    def labelled(self, label: str) -> InputError:
+        """The same problems, each prefixed (`row 3: `) for a batch."""
+        return InputError([f"{label}{problem}" for problem in self.problems])
+
 
 class TooLargeError(ServingError, ValueError):
     """A batch or upload is over the configured limit."""

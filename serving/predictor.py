@@ -8,6 +8,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from modelrepo import Feature
+
 from . import validation
 from .errors import InputError, TooLargeError
 from .loader import ServedModel
@@ -38,9 +40,12 @@ class Predictor:
     def predict_row(self, row: Row, *, surface: str, started: float | None = None) -> Estimate:
         """Price one row that already passed validation (REST validates with the same model first)."""
         started = time.perf_counter() if started is None else started
-        estimate = self._price([row], [new_request_id()], surface=surface)
-        self.monitor.priced(surface, [row], estimate, seconds=time.perf_counter() - started, batch=False)
-        return estimate[0]
+        (result,) = self._price([row], [new_request_id()], surface=surface)
+        if isinstance(result, InputError):
+            self.monitor.rejected(surface, "invalid")
+            raise result
+        self.monitor.priced(surface, [row], [result], seconds=time.perf_counter() - started, batch=False)
+        return result
 
     def predict_batch(self, raws: Sequence[Any], *, surface: str) -> BatchEstimates:
         """Validate each row on its own; good rows are priced, bad rows keep their error (in order)."""
@@ -59,11 +64,17 @@ class Predictor:
         if not good:
             self.monitor.rejected(surface, "invalid")
             return BatchEstimates(base, [item for item in checked if isinstance(item, InputError)])
-        rows = [row for _, row in good]
-        priced = self._price(rows, [f"{base}-{n}" for n, _ in good], surface=surface)
-        self.monitor.priced(surface, rows, priced, seconds=time.perf_counter() - started, batch=True)
-        estimates = iter(priced)
-        return BatchEstimates(base, [item if isinstance(item, InputError) else next(estimates) for item in checked])
+        priced = self._price([row for _, row in good], [f"{base}-{n}" for n, _ in good], surface=surface)
+        results: list[Estimate | InputError] = list(checked)  # type: ignore[arg-type]
+        for (n, _), result in zip(good, priced, strict=True):
+            results[n - 1] = result.labelled(f"row {n}: ") if isinstance(result, InputError) else result
+        kept = [(row, result) for (_, row), result in zip(good, priced, strict=True) if isinstance(result, Estimate)]
+        if kept:
+            rows, estimates = zip(*kept, strict=True)
+            self.monitor.priced(surface, rows, estimates, seconds=time.perf_counter() - started, batch=True)
+        else:
+            self.monitor.rejected(surface, "invalid")
+        return BatchEstimates(base, results)
 
     def csv_batch(self, content: bytes, *, surface: str) -> BatchEstimates:
         """A CSV upload: refused as a whole if it is not a readable CSV or too long, else like `predict_batch`."""
@@ -105,7 +116,7 @@ class Predictor:
             "engine": served.engine.name,
             "engine_reason": served.engine.reason,
             "max_batch_rows": self.validator.max_rows,
-            "features": [feature.model_dump(mode="json") for feature in served.schema.by_importance()],
+            "features": [_feature_info(feature) for feature in served.schema.by_importance()],
         }
 
     @contextmanager
@@ -120,7 +131,9 @@ class Predictor:
             self.monitor.rejected(surface, "invalid")
             raise
 
-    def _price(self, rows: Sequence[Row], ids: Sequence[str], *, surface: str) -> list[Estimate]:
+    def _price(self, rows: Sequence[Row], ids: Sequence[str], *, surface: str) -> list[Estimate | InputError]:
+        """An Estimate per row, or an InputError for a row whose price, low or high is not a finite positive
+        number: whatever the model does with a strange but accepted house, no surface returns such a price."""
         try:
             prices = self.served.engine.engine.predict(rows)
         except Exception:
@@ -128,7 +141,26 @@ class Predictor:
             raise
         warnings = batch_range_warnings(rows, self._ranges)
         version, commit, level = self.served.version, self.served.commit, self._level
-        return [
-            Estimate(price, price * self._low, price * self._high, level, version, commit, request_id, warned)
-            for price, request_id, warned in zip(prices.tolist(), ids, warnings, strict=True)
-        ]
+        results: list[Estimate | InputError] = []
+        for price, request_id, warned in zip(prices.tolist(), ids, warnings, strict=True):
+            low, high = price * self._low, price * self._high
+            if not (0 < low <= price <= high < math.inf):
+                results.append(InputError([_unpriceable(price)]))
+                continue
+            results.append(Estimate(price, low, high, level, version, commit, request_id, warned))
+        return results
+
+
+def _unpriceable(price: float) -> str:
+    return (
+        f"the model's estimate for this house is {price!r}, not a finite positive price, so none is returned; "
+        "check the values against the training ranges in GET /api/v1/model"
+    )
+
+
+def _feature_info(feature: Feature) -> dict[str, Any]:
+    """The schema's entry, with the accepted range filled in for schemas written before training stored it."""
+    info = feature.model_dump(mode="json")
+    if feature.accepted_range is not None:
+        info["accepted_minimum"], info["accepted_maximum"] = feature.accepted_range
+    return info

@@ -175,7 +175,12 @@ def install_rest(app: FastAPI, predictor: Predictor, *, max_body_bytes: int, is_
             return JSONResponse({"status": "starting", "model_version": version}, status_code=503)
         return JSONResponse({"status": "ready", "model_version": version, "model_commit": commit})
 
-    _install_error_handlers(app, version, on_rejected=lambda outcome: monitor.rejected("rest", outcome))
+    _install_error_handlers(
+        app,
+        version,
+        on_rejected=lambda outcome: monitor.rejected("rest", outcome),
+        accepted=predictor.validator.accepted,
+    )
     app.add_middleware(
         _VersionAndSizeMiddleware,
         version=version,
@@ -220,7 +225,13 @@ def _problem(status: int, problems: list[str], version: str) -> JSONResponse:
     return JSONResponse(body, status_code=status)
 
 
-def _install_error_handlers(app: FastAPI, version: str, *, on_rejected: Callable[[str], None]) -> None:
+def _install_error_handlers(
+    app: FastAPI,
+    version: str,
+    *,
+    on_rejected: Callable[[str], None],
+    accepted: dict[str, tuple[float, float]],
+) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_failed(_: Request, error: RequestValidationError) -> JSONResponse:
         # Never echo the raw input: a NaN in it cannot be serialized, and it may be large.
@@ -232,7 +243,7 @@ def _install_error_handlers(app: FastAPI, version: str, *, on_rejected: Callable
             on_rejected("too_large")
             return _problem(413, [too_many_rows(int(actual), int(limit))], version)
         on_rejected("invalid")
-        return _problem(422, [error_message(_rest_detail(detail)) for detail in details], version)
+        return _problem(422, [error_message(_rest_detail(detail), accepted) for detail in details], version)
 
     @app.exception_handler(InputError)
     async def input_failed(_: Request, error: InputError) -> JSONResponse:

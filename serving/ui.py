@@ -120,7 +120,10 @@ def _component(feature: Feature) -> gr.components.Component:
     if feature.kind is FeatureKind.BOOLEAN:
         return gr.Checkbox(value=bool(value), label=feature.name, info=info)
     precision = 0 if feature.kind is FeatureKind.INTEGER else None
-    return gr.Number(value=value, label=feature.name, info=info, precision=precision)
+    low, high = feature.accepted_range or (None, None)
+    if low is not None and high is not None:
+        info += f"; accepted {_plain(low)} to {_plain(high)}"
+    return gr.Number(value=value, label=feature.name, info=info, precision=precision, minimum=low, maximum=high)
 
 
 def _plain(value: float) -> str:

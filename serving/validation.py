@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal, NotRequired
 
 import numpy as np
 import pandas as pd
-from annotated_types import Ge
+from annotated_types import Ge, Le
 from pydantic import (
     AllowInfNan,
     BaseModel,
@@ -84,9 +84,7 @@ _typed_dict: Any = TypedDict
 
 
 def _field_type(feature: Feature) -> Any:
-    # An area or a count is never negative: the bound sits inside the type, so that OpenAPI shows `minimum`.
-    never_negative = feature.is_numeric and feature.minimum is not None and feature.minimum >= 0
-    annotation: Any = _annotation(feature, never_negative=never_negative)
+    annotation: Any = _annotation(feature)
     return annotation | None if feature.nullable else annotation
 
 
@@ -100,6 +98,7 @@ class Validator:
     checker: TypeAdapter[Any]
     batch: TypeAdapter[Any]  # {"rows": [house, ...]}, as the REST batch route takes it
     defaults: Row
+    accepted: dict[str, tuple[float, float]]  # feature → accepted range, for the messages
 
     @classmethod
     def for_schema(cls, schema: Schema, *, max_rows: int, examples: Sequence[Mapping[str, Any]] = ()) -> Validator:
@@ -108,7 +107,8 @@ class Validator:
         body = _typed_dict("Batch", {"rows": rows})
         body.__pydantic_config__ = ConfigDict(extra="forbid")
         model = row_model(schema, examples=examples)
-        return cls(schema, model, max_rows, TypeAdapter(house), TypeAdapter(body), schema.defaults())
+        accepted = {f.name: f.accepted_range for f in schema.features if f.accepted_range is not None}
+        return cls(schema, model, max_rows, TypeAdapter(house), TypeAdapter(body), schema.defaults(), accepted)
 
     def row(self, raw: Mapping[str, Any], *, label: str = "") -> Row:
         """A complete row (defaults filled in) or InputError naming every problem in it."""
@@ -118,7 +118,7 @@ class Validator:
             validated = self.checker.validate_python(dict(raw))
         except ValidationError as error:
             raise InputError(
-                [f"{label}{error_message(detail)}" for detail in error.errors(include_input=True)]
+                [f"{label}{error_message(detail, self.accepted)}" for detail in error.errors(include_input=True)]
             ) from None
         return self.complete(validated)
 
@@ -209,29 +209,39 @@ def too_many_rows(count: int, limit: int) -> str:
     return f"{count:,} rows is over the limit of {limit:,} rows per request; split the batch"
 
 
-def _annotation(feature: Feature, *, never_negative: bool) -> Any:
+def _annotation(feature: Feature) -> Any:
+    """The bounds of a number sit inside its type, so that OpenAPI shows them as `minimum` and `maximum`: the
+    accepted range (an area or a count that was never negative starts at 0)."""
     if feature.kind is FeatureKind.CATEGORY:
         return Literal[tuple(feature.categories or [])]
     if feature.kind is FeatureKind.BOOLEAN:
         return _Flag
+    bounds = feature.accepted_range
     if feature.kind is FeatureKind.INTEGER:
-        return Annotated[int, Strict(), Ge(0), BeforeValidator(_whole_float_to_int)] if never_negative else _Whole
-    return Annotated[_Finite, Ge(0)] if never_negative else _Finite
+        if bounds is None:
+            return _Whole
+        low, high = int(bounds[0]), int(bounds[1])
+        return Annotated[int, Strict(), Ge(low), Le(high), BeforeValidator(_whole_float_to_int)]
+    return _Finite if bounds is None else Annotated[_Finite, Ge(bounds[0]), Le(bounds[1])]
 
 
 def _describe(feature: Feature) -> str:
     extent = ""
     if feature.minimum is not None and feature.maximum is not None:
         extent = f" Observed {feature.minimum:g} to {feature.maximum:g}."
+    if feature.accepted_range is not None:
+        low, high = feature.accepted_range
+        extent += f" Accepted {low:g} to {high:g} (beyond the observed range with a warning)."
     missing = " May be null (missing)." if feature.nullable else ""
     return f"{feature.description}.{extent}{missing} Default {feature.default!r}.".replace("..", ".")
 
 
-def error_message(detail: ErrorDetails) -> str:
-    """A message that names the field and the expectation, echoing at most a short, finite input."""
+def error_message(detail: ErrorDetails, accepted: Mapping[str, tuple[float, float]] | None = None) -> str:
+    """A message that names the field and the expectation, echoing at most a short, finite input; `accepted`
+    (feature → accepted range) lets a number out of range name the whole range."""
     location = [str(part) for part in detail["loc"]]
     if len(location) > 1 and location[0].startswith("row "):
-        return f"{location[0]}: {error_message({**detail, 'loc': tuple(location[1:])})}"
+        return f"{location[0]}: {error_message({**detail, 'loc': tuple(location[1:])}, accepted)}"
     field = ".".join(location) or "body"
     kind = detail["type"]
     if kind == "extra_forbidden":
@@ -254,11 +264,24 @@ def error_message(detail: ErrorDetails) -> str:
         return "the body is not valid JSON"
     if kind == "missing":
         return f"{field}: required"
-    if kind == "greater_than_equal":
-        return f"{field}: must be 0 or more (it is never negative)"
+    if kind in ("greater_than_equal", "less_than_equal"):
+        return _out_of_range(field, value, detail.get("ctx", {}), (accepted or {}).get(field))
     if kind == "bool_type":
         return f"{field}: must be true or false"
     return f"{field}: {detail['msg']}"
+
+
+def _out_of_range(field: str, value: Any, ctx: Mapping[str, Any], bounds: tuple[float, float] | None) -> str:
+    shown = f"{value:,g}" if isinstance(value, int | float) else _echo(value)
+    if bounds is None:
+        limit = ctx.get("ge", ctx.get("le"))
+        return f"{field}: must be {limit:g} or {'more' if 'ge' in ctx else 'less'}"
+    low, high = bounds
+    never_negative = " (it is never negative)" if low == 0 and isinstance(value, int | float) and value < 0 else ""
+    return (
+        f"{field}: {shown} is outside the accepted range {low:,g} to {high:,g}{never_negative}; "
+        "a value beyond it is refused rather than priced"
+    )
 
 
 def _echo(value: object) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from modelrepo import Feature, FeatureKind, FeatureValue, Schema, Target
+from modelrepo.schema import accepted_bounds
 
 from .errors import DataError
 
@@ -85,10 +86,11 @@ def build_schema(
 
 def _feature(name: str, column: pd.Series, kind: FeatureKind, *, rank: int, doc: Mapping[str, str]) -> Feature:
     values = column.dropna()
-    minimum = maximum = None
+    minimum = maximum = accepted_minimum = accepted_maximum = None
     categories = None
     if kind in (FeatureKind.NUMBER, FeatureKind.INTEGER):
         minimum, maximum = float(values.min()), float(values.max())
+        accepted_minimum, accepted_maximum = accepted_bounds(minimum, maximum, integer=kind is FeatureKind.INTEGER)
         default: FeatureValue | None = _round(float(values.median()), kind)
         generated = f"{name} (observed {_format(minimum)} to {_format(maximum)})"
     elif kind is FeatureKind.BOOLEAN:
@@ -109,6 +111,8 @@ def _feature(name: str, column: pd.Series, kind: FeatureKind, *, rank: int, doc:
         default=default,
         minimum=minimum,
         maximum=maximum,
+        accepted_minimum=accepted_minimum,
+        accepted_maximum=accepted_maximum,
         categories=categories,
         description=doc.get("description", generated),
         importance_rank=rank,

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from gradio_client import Client
+from gradio_client.exceptions import AppError
 
 from modelrepo import EXAMPLES_FILE, LocalStore, Snapshot
+from serving import mcp_available
 from tests.live import LiveApp
 
 
@@ -86,7 +91,7 @@ BAD_REQUESTS = [
     ({"Gr Liv Area": None}, "Gr Liv Area: may not be null"),
     ({"Lot Frontage": True}, "Lot Frontage: must be a whole number"),
     ({"Lot Frontage": 72.0, "Gr Liv Area": 1500.0}, None),
-    ({"Gr Liv Area": -500}, "Gr Liv Area: must be 0 or more (it is never negative)"),
+    ({"Gr Liv Area": -500}, "Gr Liv Area: -500 is outside the accepted range 0 to "),
 ]
 
 
@@ -167,3 +172,47 @@ def test_the_schema_publishes_never_negative_as_minimum_zero(live_app: LiveApp) 
     house = httpx.get(f"{live_app.url}/openapi.json").json()["components"]["schemas"]["House"]["properties"]
     assert house["Lot Area"]["minimum"] == 0 and house["Lot Area"]["type"] == "integer"
     assert house["Gr Liv Area"]["minimum"] == 0
+
+
+@pytest.mark.parametrize("value", [1e308, 1e12, 10**30])
+def test_absurd_numbers_are_refused_on_every_surface_naming_the_accepted_range(live_app: LiveApp, value: float) -> None:
+    """Regression: `Gr Liv Area: 1e308` was priced at about $2e61 and `1e12` at $5.6 million, with status 200."""
+    info = httpx.get(f"{live_app.url}/api/v1/model").json()
+    area = next(f for f in info["features"] if f["name"] == "Gr Liv Area")
+    low, high = area["accepted_minimum"], area["accepted_maximum"]
+    assert low == 0 and area["maximum"] < high < 3 * area["maximum"]
+    expected = f"Gr Liv Area: {value:,g} is outside the accepted range 0 to {high:,g}"
+
+    rest = post(live_app, "/predict", {"Gr Liv Area": value})
+    assert rest.status_code == 422 and expected in rest.json()["detail"]
+    batch = post(live_app, "/predict/batch", {"rows": [{"Gr Liv Area": value}]})
+    assert batch.status_code == 422 and "row 1: " + expected in batch.json()["detail"]
+    client = Client(live_app.url, verbose=False)
+    with pytest.raises(AppError, match=re.escape(expected)):
+        client.predict({"Gr Liv Area": value}, api_name="/predict")
+    (row,) = client.predict([{"Gr Liv Area": value}], api_name="/predict_batch")
+    assert expected in row["error"]
+    if mcp_available():
+        from tests.mcp_client import call_tool
+
+        result = call_tool(live_app.url, "predict", {"house": {"Gr Liv Area": value}})
+        assert result.isError and expected in result.content[0].text
+
+
+def test_a_value_a_little_outside_training_is_priced_with_the_warning(live_app: LiveApp) -> None:
+    info = httpx.get(f"{live_app.url}/api/v1/model").json()
+    area = next(f for f in info["features"] if f["name"] == "Gr Liv Area")
+    response = post(live_app, "/predict", {"Gr Liv Area": int(area["maximum"] * 1.2)})
+    assert response.status_code == 200
+    assert math.isfinite(response.json()["price"]) and response.json()["price"] > 0
+    assert "is outside the training range" in response.json()["warnings"][0]
+
+
+def test_the_openapi_schema_publishes_each_numbers_accepted_range(live_app: LiveApp) -> None:
+    house = httpx.get(f"{live_app.url}/openapi.json").json()["components"]["schemas"]["House"]["properties"]
+    info = {f["name"]: f for f in httpx.get(f"{live_app.url}/api/v1/model").json()["features"]}
+    for name in ("Gr Liv Area", "Lot Area", "Year Built"):
+        assert (house[name]["minimum"], house[name]["maximum"]) == (
+            info[name]["accepted_minimum"],
+            info[name]["accepted_maximum"],
+        )

@@ -7,6 +7,7 @@ import math
 import pytest
 
 from modelrepo import Feature, FeatureKind, Schema, Target
+from modelrepo.schema import accepted_bounds
 from serving.errors import InputError, TooLargeError
 from serving.validation import Validator, observed_ranges, range_warnings
 
@@ -60,7 +61,7 @@ def test_defaults_fill_omitted_features_and_null_means_missing(validator: Valida
             "City/Zone: 'east' is not a category seen in training; expected one of 'north' or 'south'",
         ),
         ({"Pool": 1}, "unknown feature 'Pool'"),
-        ({"Area m2": -1.5}, "Area m2: must be 0 or more (it is never negative)"),
+        ({"Area m2": -1.5}, "Area m2: -1.5 is outside the accepted range 0 to 590 (it is never negative)"),
     ],
 )
 def test_each_problem_names_the_field_and_the_expectation(validator: Validator, row: dict, message: str) -> None:
@@ -121,3 +122,42 @@ def test_values_outside_the_training_range_are_flagged_not_refused(validator: Va
         "Area m2: 500 is outside the training range 10 to 300; the estimate is an extrapolation"
     ]
     assert range_warnings(validator.row({"Area m2": None}), observed_ranges(SCHEMA)) == []
+
+
+# --- Absurd numbers: refused beyond the accepted range, priced (with a warning) a little outside training -------
+
+
+def test_the_accepted_range_is_one_observed_span_beyond_training_and_never_below_zero_if_never_negative() -> None:
+    assert accepted_bounds(10, 300) == (0.0, 590.0)  # never negative: 10 - 290 is clipped at 0
+    assert accepted_bounds(-5, 5) == (-15.0, 15.0)
+    assert accepted_bounds(1872, 2010, integer=True) == (1734.0, 2148.0)
+    assert accepted_bounds(0.5, 0.75, integer=True) == (0.0, 1.0)  # integers round outwards
+    assert accepted_bounds(7, 7) == (0.0, 14.0)  # a constant column: its own size as the span
+    stored = feature("Lot", FeatureKind.NUMBER, minimum=1, maximum=2, accepted_minimum=0.5, accepted_maximum=9)
+    assert stored.accepted_range == (0.5, 9)  # as training stored it
+    assert feature("Area m2", FeatureKind.NUMBER, minimum=10, maximum=300).accepted_range == (0.0, 590.0)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"), [(1e308, "1e+308"), (1e12, "1e+12"), (591.0, "591"), (-1.0, "-1")], ids=str
+)
+def test_a_number_beyond_the_accepted_range_is_refused_naming_field_value_and_range(
+    validator: Validator, value: float, shown: str
+) -> None:
+    with pytest.raises(InputError) as refused:
+        validator.row({"Area m2": value})
+    (problem,) = refused.value.problems
+    assert problem.startswith(f"Area m2: {shown} is outside the accepted range 0 to 590")
+    assert ("(it is never negative)" in problem) is (value < 0)
+
+
+def test_a_number_a_little_outside_training_is_priced_with_a_warning(validator: Validator) -> None:
+    row = validator.row({"Area m2": 450.0})
+    assert range_warnings(row, observed_ranges(SCHEMA)) == [
+        "Area m2: 450 is outside the training range 10 to 300; the estimate is an extrapolation"
+    ]
+
+
+def test_the_documented_model_publishes_the_accepted_range(validator: Validator) -> None:
+    area = validator.model.model_json_schema(by_alias=True)["properties"]["Area m2"]["anyOf"][0]
+    assert (area["minimum"], area["maximum"]) == (0.0, 590.0)
