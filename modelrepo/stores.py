@@ -88,7 +88,7 @@ class LocalStore:
 
     @property
     def description(self) -> str:
-        return f"local registry {self.root}"
+        return f"local registry at {self.root}"
 
     def versions(self) -> list[Version]:
         if not self.root.is_dir():

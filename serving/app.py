@@ -93,8 +93,7 @@ def build_app(settings: ServingSettings, *, served: ServedModel | None = None) -
         auth_dependency=check.gradio_user if check else None,
         mcp_server=mcp,
         enable_monitoring=False,  # Gradio's /monitoring page would bypass the token; /metrics replaces it
-        max_file_size=settings.max_upload_bytes,
-        allowed_paths=[str(served.folder)],
+        max_file_size=settings.max_upload_bytes,  # no allowed_paths: the card and its plots come from REST routes
         footer_links=["api", "gradio"],
     )
     return ServingApp(app=app, predictor=predictor, blocks=blocks, mcp_enabled=mcp)

@@ -39,7 +39,8 @@ class ServedModel:
     """Everything serving needs about the one version it serves."""
 
     snapshot: Snapshot
-    store_description: str
+    store_description: str  # for the operator's console: may name a local folder
+    public_source: str  # for the page and the responses: never a server path
     model: Any
     schema: Schema
     metrics: Metrics
@@ -107,6 +108,7 @@ def load_served_model(settings: ServingSettings, *, store: Store | None = None) 
     return ServedModel(
         snapshot=snapshot,
         store_description=store.description,
+        public_source="local registry" if isinstance(store, LocalStore) else store.description,
         model=model,
         schema=schema,
         metrics=metrics,

@@ -30,7 +30,7 @@ class Monitor:
         self.metrics = ServingMetrics()
         self._closed, self._close_lock = False, threading.Lock()
         self.metrics.model.info(
-            {"version": served.version, "commit": served.commit, "source": served.store_description}
+            {"version": served.version, "commit": served.commit, "source": served.public_source}
         )
         self.metrics.engine.info({"engine": served.engine.name, "reason": served.engine.reason})
         self.drift = DriftMonitor(served.reference, served.schema, window=settings.drift_window)

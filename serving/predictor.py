@@ -98,7 +98,7 @@ class Predictor:
         return {
             "model_version": served.version,
             "model_commit": served.commit,
-            "source": served.store_description,
+            "source": served.public_source,
             "offline": served.snapshot.offline,
             "created_at": served.manifest.created_at.isoformat(),
             "code_commit": served.manifest.code_commit,

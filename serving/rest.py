@@ -18,12 +18,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .access import surface_of
+from .card_files import API_PREFIX, CardFiles
 from .errors import InputError, TooLargeError, UnknownRequestError
 from .predictor import Predictor
 from .telemetry import CONTENT_TYPE
 from .validation import Feedback, as_row, error_message, too_many_rows
 
-API_PREFIX = "/api/v1"
 _UPLOAD_PATH = "/gradio_api/upload"
 
 
@@ -152,6 +152,30 @@ def install_rest(app: FastAPI, predictor: Predictor, *, max_body_bytes: int, is_
     @router.get("/model", summary="Version, provenance, metrics and input schema of the served model")
     def model_info() -> dict[str, Any]:
         return predictor.info()
+
+    files = CardFiles.read(predictor.served.folder)
+
+    @router.get(
+        "/model/card",
+        summary="The model card (Markdown with Hub metadata)",
+        response_class=Response,
+        responses={200: {"content": {"text/markdown": {}}}},
+    )
+    def model_card() -> Response:
+        return Response(files.card, media_type="text/markdown; charset=utf-8")
+
+    @router.get(
+        "/model/images/{name}",
+        summary="A plot of the model card (the names are listed on the Model tab)",
+        response_class=Response,
+        responses={200: {"content": {"image/png": {}}}, 404: {"model": Problem}},
+    )
+    def model_image(name: str) -> Response:
+        image = files.images.get(name)
+        if image is None:
+            known = ", ".join(files.images) or "none"
+            return _problem(404, [f"no plot named {name!r}; the card's plots are: {known}"], version)
+        return Response(image, media_type="image/png", headers={"Cache-Control": "max-age=3600"})
 
     app.include_router(router)
 

@@ -18,8 +18,9 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from modelrepo import CARD_FILE, IMAGES_DIR, Feature, FeatureKind
+from modelrepo import Feature, FeatureKind
 
+from .card_files import API_PREFIX, card_image_names
 from .errors import InputError, TooLargeError, UnknownRequestError
 from .monitoring_tab import monitoring_tab
 from .predictor import Estimate, Predictor
@@ -35,7 +36,7 @@ def build_blocks(predictor: Predictor, *, card_url: str | None = None) -> gr.Blo
     with gr.Blocks(title=f"{schema.target.name} estimator") as blocks:
         gr.Markdown(
             f"# House price estimator\nModel **{predictor.served.version}** "
-            f"(commit `{predictor.served.commit[:12]}`) from the {predictor.served.store_description}."
+            f"(commit `{predictor.served.commit[:12]}`) from the {predictor.served.public_source}."
         )
         with gr.Tab("Estimate"):
             _estimate_tab(predictor, ordered)
@@ -238,7 +239,7 @@ def _model_tab(predictor: Predictor, card_url: str | None) -> None:
     info = predictor.info()
     metrics = info["metrics"]
     data = info["data"]
-    card = card_url or f"/gradio_api/file={predictor.served.folder / CARD_FILE}"
+    card = card_url or f"{API_PREFIX}/model/card"
     trained = info["created_at"][:19].replace("T", " ") + " UTC"
     gr.Markdown(
         f"""### Model {info["model_version"]}
@@ -256,11 +257,15 @@ def _model_tab(predictor: Predictor, card_url: str | None) -> None:
 
 [Read the model card]({card}) for intended use, limitations, data and evaluation."""
     )
-    images = sorted((predictor.served.folder / IMAGES_DIR).glob("*.png"))
-    if images:
-        gr.Gallery(
-            [str(image) for image in images], label="Evaluation plots", columns=2, height="auto", object_fit="contain"
+    names = card_image_names(predictor.served.folder)
+    if names:  # from the REST route that serves exactly these files: no server path in the page
+        figures = "".join(
+            f'<figure style="margin:0"><img src="{API_PREFIX}/model/images/{name}" alt="{name[:-4].replace("_", " ")}"'
+            ' style="width:100%;height:auto" loading="lazy"></figure>'
+            for name in names
         )
+        grid = "display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:12px"
+        gr.HTML(f'<div style="{grid}">{figures}</div>', label="Evaluation plots")
     frame = pd.DataFrame(
         [
             {

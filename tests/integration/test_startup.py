@@ -41,7 +41,7 @@ def test_no_model_anywhere_exits_with_one_line_that_says_to_train(tmp_path: Path
     result = run_app_until_exit({"MODEL_REGISTRY": str(tmp_path / "empty")}, workdir=tmp_path)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        f"error: No model in the local registry {tmp_path / 'empty'}. Run `python -m training` first, "
+        f"error: No model in the local registry at {tmp_path / 'empty'}. Run `python -m training` first, "
         "or set MODEL_REPO to serve from the Hugging Face Hub."
     ]
 
