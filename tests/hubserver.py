@@ -128,6 +128,7 @@ class HubServer:
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._offline = False
+        self._refusal: int | None = None
 
     # -- public API -------------------------------------------------------------------------------------
 
@@ -170,6 +171,18 @@ class HubServer:
             self.stop()
         else:
             self._listen()
+
+    def refuse_repo_requests(self, status: int | None) -> None:
+        """Answer every request about a repo (not whoami) with 401 or 403, as the Hub does for a token it no
+        longer accepts or one without access; None to stop."""
+        self._refusal = status
+
+    def replace_file(self, repo_id: str, path: str, content: bytes, *, branch: str, repo_type: str = "model") -> str:
+        """Commit one changed file on a branch, directly (a damaged or hand-edited file); returns the commit."""
+        with self._lock:
+            repo = self._repos[(repo_type, repo_id)]
+            files = {**repo.resolve(branch).files, path: content}
+            return self._commit(repo, branch, files, f"Replace {path}", "", "test")
 
     def files(self, repo_id: str, *, repo_type: str = "model", revision: str = "main") -> dict[str, bytes]:
         """The files of a repo at a revision, read directly (no HTTP, no auth)."""
@@ -244,6 +257,8 @@ class HubServer:
         with self._lock:
             caller = self._caller(authorization)
             if segs[:1] != ["api"]:
+                if self._refusal is not None:
+                    raise HubError(self._refusal, "Invalid credentials" if self._refusal == 401 else "Access denied")
                 return self._resolve(method, segs, caller)
             route = segs[1:]
             if route == ["whoami-v2"]:
@@ -259,6 +274,8 @@ class HubServer:
                 del self._repos[(repo.repo_type, repo.repo_id)]
                 return 200, {}, {}
             if len(route) >= 3 and route[0] in _TYPES:
+                if self._refusal is not None:
+                    raise HubError(self._refusal, "Invalid credentials" if self._refusal == 401 else "Access denied")
                 repo = self._repo(_TYPES[route[0]], f"{route[1]}/{route[2]}", caller)
                 return self._repo_route(method, repo, route[3:], query, body, caller)
             raise HubError(404, f"No such route: {method} /{'/'.join(segs)}")

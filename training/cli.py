@@ -12,8 +12,8 @@ from modelrepo import ModelRepoError
 
 from .data import AMES_CSV, AMES_ID_COLUMNS, AMES_TARGET
 from .errors import TrainingError
+from .gate import DEFAULT_TOLERANCE
 from .pipeline import QUICK_CONFIG, ModelConfig
-from .publish import DEFAULT_TOLERANCE
 from .settings import TrainOptions, environment_defaults
 from .summary import print_summary
 from .train import train

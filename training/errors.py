@@ -17,3 +17,7 @@ class VerificationError(TrainingError, AssertionError):
 
 class PublishError(TrainingError, RuntimeError):
     """Publishing the version failed; nothing was promoted."""
+
+
+class GateError(TrainingError, RuntimeError):
+    """The gate cannot compare with production (unreadable, unreachable, or unable to score): nothing published."""

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .data import AMES_CSV, AMES_FEATURE_DOCS, AMES_ID_COLUMNS, AMES_TARGET
+from .gate import DEFAULT_TOLERANCE
 from .pipeline import ModelConfig
-from .publish import DEFAULT_TOLERANCE
 
 
 @dataclass(frozen=True)

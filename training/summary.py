@@ -41,6 +41,8 @@ def format_summary(report: TrainReport) -> str:
         lines.append(f"commit            {result.version.commit}")
         verdict = "promoted to production" if result.promoted else "NOT promoted; production unchanged"
         lines.append(f"gate              {verdict} ({result.decision.reason})")
+        if result.comparison:
+            lines.append(f"                  {result.comparison}")
     return "\n".join(lines)
 
 

@@ -13,8 +13,10 @@ from modelrepo.metrics import Metrics
 
 from .card import CardFacts, render_card
 from .data import AMES_CITATION, TrainingTable, outlier_mask, read_table, split_target
+from .errors import GateError
 from .evaluate import Evaluation, Progress, evaluate, fit_final, importance_ranks
 from .features import build_schema, identifier_columns, infer_kinds, model_columns, read_feature_docs
+from .gate import Candidate, GateDecision, Production, decide, read_production
 from .pipeline import build_pipeline
 from .plots import write_plots
 from .profile import build_reference, write_examples
@@ -36,6 +38,8 @@ class TrainReport:
 
 def train(options: TrainOptions, *, progress: Progress = print, store: Store | None = None) -> TrainReport:
     """Train, evaluate, write and (unless told not to) publish; every step reports progress."""
+    store = (store or LocalStore(options.registry)) if options.publish else None
+    production, unreadable = _production(store, options, progress) if store else (None, "")
     progress(f"[1/6] loading {options.data}")
     table = _load(options, progress)
     features, target = table.features, table.target
@@ -109,18 +113,71 @@ def train(options: TrainOptions, *, progress: Progress = print, store: Store | N
     if not options.publish:
         progress("[6/6] not publishing (--no-publish)")
         return TrainReport(folder, metrics, manifest, None, None)
-    store = store or LocalStore(options.registry)
+    assert store is not None
     progress(f"[6/6] publishing to the {store.description}")
+    ordinary = np.ones(len(features), dtype=bool) if options.keep_outliers else ~outliers
+    candidate = Candidate(
+        metrics=metrics,
+        data_sha256=table.fingerprint.sha256,
+        features=features[ordinary],
+        target=target.to_numpy()[ordinary],
+        out_of_fold=evaluation.out_of_fold[ordinary],
+    )
+    decision, comparison = _decide(candidate, production, unreadable, store, options, progress)
     result = publish(
         folder,
         store,
-        new_metrics=metrics,
+        decision=decision,
+        production=production,
+        comparison=comparison,
         force=options.force,
         promote=options.promote,
-        tolerance=options.tolerance,
         message=f"Train on {table.fingerprint.source} ({table.fingerprint.sha256[:12]})",
     )
     return TrainReport(folder, metrics, manifest, result, store)
+
+
+def _production(store: Store, options: TrainOptions, progress: Progress) -> tuple[Production | None, str]:
+    """Read production before any work: a gate that cannot compare stops the run at once (unless forced, or
+    with --no-promote, where it only costs the comparison)."""
+    try:
+        return read_production(store), ""
+    except GateError as error:
+        if options.promote and not options.force:
+            raise
+        progress(f"      warning: {str(error).split(', so the gate')[0]}; going on ({_why(options)})")
+        return None, str(error).split(", so the gate")[0]
+
+
+def _decide(
+    candidate: Candidate,
+    production: Production | None,
+    unreadable: str,
+    store: Store,
+    options: TrainOptions,
+    progress: Progress,
+) -> tuple[GateDecision, str]:
+    if unreadable:
+        return _unexamined(options, f"production could not be read: {unreadable}"), ""
+    try:
+        decision, comparison = decide(candidate, production, store, tolerance=options.tolerance)
+    except GateError as error:
+        if options.promote and not options.force:
+            raise
+        progress(f"      warning: {error}")
+        return _unexamined(options, "production could not score this model's rows"), ""
+    if comparison:
+        progress(f"      {comparison}")
+    return decision, comparison
+
+
+def _unexamined(options: TrainOptions, cause: str) -> GateDecision:
+    """Only --force promotes what the gate could not examine; --no-promote never promotes."""
+    return GateDecision(True, f"forced; {cause}") if options.force else GateDecision(False, cause)
+
+
+def _why(options: TrainOptions) -> str:
+    return "--force" if options.force else "--no-promote"
 
 
 def _load(options: TrainOptions, progress: Progress) -> TrainingTable:
