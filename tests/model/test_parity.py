@@ -71,3 +71,25 @@ def test_the_app_says_which_engine_serves_and_why(live_app: LiveApp, pipeline_ap
     assert "engine    pipeline: forced by PREDICTION_ENGINE=pipeline" in pipeline_app.output()
     metrics = httpx.get(f"{pipeline_app.url}/metrics").text
     assert 'house_price_engine_info{engine="pipeline",reason="forced by PREDICTION_ENGINE=pipeline"} 1.0' in metrics
+
+
+def test_a_batch_with_bad_rows_gets_the_same_answer_on_every_surface(live_app: LiveApp, rows: list[dict]) -> None:
+    """Good rows priced, each bad row's error in its place: REST, gradio_client and MCP alike."""
+    batch = [rows[0], {"Neighborhood": "Atlantis"}, rows[1], {"Gr Liv Area": 1e12}, {"Pool Size": 3}]
+
+    def outline(results: list[dict]) -> list[tuple[int, object]]:
+        return [(r["row"], r["prediction"]["price"] if r.get("prediction") else r["error"]) for r in results]
+
+    rest = httpx.post(f"{live_app.url}/api/v1/predict/batch", json={"rows": batch})
+    assert rest.status_code == 200
+    expected = outline(rest.json()["results"])
+    assert [type(value).__name__ for _, value in expected] == ["float", "str", "float", "str", "str"]
+    assert expected[1][1].startswith("row 2: Neighborhood: 'Atlantis' is not a category")
+    assert outline(Client(live_app.url, verbose=False).predict(batch, api_name="/predict_batch")) == expected
+    if mcp_available():
+        import ast
+
+        from tests.mcp_client import call_tool
+
+        result = call_tool(live_app.url, "predict_batch", {"houses": batch})
+        assert not result.isError and outline(ast.literal_eval(result.content[0].text)) == expected
