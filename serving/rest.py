@@ -230,6 +230,10 @@ def install_rest(app: FastAPI, predictor: Predictor, *, max_body_bytes: int, is_
     )
 
 
+#: What FastAPI reports when a body sent without the JSON content type reaches a route that wants an object.
+_NOT_AN_OBJECT = frozenset({"model_attributes_type", "dict_type", "model_type", "missing"})
+
+
 def _in_a_row(location: tuple[int | str, ...]) -> bool:
     return len(location) >= 2 and location[0] == "rows" and isinstance(location[1], int)
 
@@ -284,9 +288,16 @@ def _install_error_handlers(
     accepted: dict[str, tuple[float, float]],
 ) -> None:
     @app.exception_handler(RequestValidationError)
-    async def validation_failed(_: Request, error: RequestValidationError) -> JSONResponse:
+    async def validation_failed(request: Request, error: RequestValidationError) -> JSONResponse:
         # Never echo the raw input: a NaN in it cannot be serialized, and it may be large.
         details = list(error.errors())
+        content_type = request.headers.get("content-type", "")
+        if "json" not in content_type and any(d.get("type") in _NOT_AN_OBJECT for d in details):
+            on_rejected("invalid")
+            shown = content_type.split(";")[0] or "none"
+            return _problem(
+                422, [f"send the body as JSON with the header Content-Type: application/json (got {shown})"], version
+            )
         oversized = [d for d in details if d.get("type") == "too_long" and tuple(d.get("loc", ()))[-1:] == ("rows",)]
         if oversized:
             ctx = oversized[0].get("ctx", {})

@@ -81,7 +81,12 @@ def _estimate_tab(predictor: Predictor, ordered: list[Feature]) -> list[gr.compo
 
     def estimate(*values: Any) -> str:
         row = _row_from_components(features, values)
-        return _format_estimate(_call(predictor.predict, row, surface="ui"))
+        try:
+            return _format_estimate(predictor.predict(row, surface="ui"))
+        except (InputError, TooLargeError) as error:  # shown where the price was: never a price for other values
+            return "**No estimate.** " + "\n\n".join(
+                f"⚠️ {problem}" for problem in getattr(error, "problems", [str(error)])
+            )
 
     button.click(estimate, inputs=components, outputs=result, api_visibility="private")
     for number, example_button in enumerate(buttons):
@@ -124,7 +129,8 @@ def _component(feature: Feature) -> gr.components.Component:
     low, high = feature.accepted_range or (None, None)
     if low is not None and high is not None:
         info += f"; accepted {_plain(low)} to {_plain(high)}"
-    return gr.Number(value=value, label=feature.name, info=info, precision=precision, minimum=low, maximum=high)
+    # The range is shown, not enforced by the field: the validator's message then replaces the price on the page.
+    return gr.Number(value=value, label=feature.name, info=info, precision=precision)
 
 
 def _plain(value: float) -> str:

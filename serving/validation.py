@@ -271,15 +271,22 @@ def error_message(detail: ErrorDetails, accepted: Mapping[str, tuple[float, floa
     return f"{field}: {detail['msg']}"
 
 
+def shown_number(value: float) -> str:
+    """99,999,999 and 1,000,000,000,000 as a person writes them; 1e+308 and 2.5e-07 where digits would not help."""
+    if isinstance(value, int) and abs(value) < 10**15 or (float(value).is_integer() and abs(value) < 1e15):
+        return f"{int(value):,}"
+    return f"{value:,g}" if abs(value) >= 1e15 or abs(value) < 1e-4 else f"{value:,.6g}"
+
+
 def _out_of_range(field: str, value: Any, ctx: Mapping[str, Any], bounds: tuple[float, float] | None) -> str:
-    shown = f"{value:,g}" if isinstance(value, int | float) else _echo(value)
+    shown = shown_number(value) if isinstance(value, int | float) else _echo(value)
     if bounds is None:
         limit = ctx.get("ge", ctx.get("le"))
         return f"{field}: must be {limit:g} or {'more' if 'ge' in ctx else 'less'}"
     low, high = bounds
     never_negative = " (it is never negative)" if low == 0 and isinstance(value, int | float) and value < 0 else ""
     return (
-        f"{field}: {shown} is outside the accepted range {low:,g} to {high:,g}{never_negative}; "
+        f"{field}: {shown} is outside the accepted range {shown_number(low)} to {shown_number(high)}{never_negative}; "
         "a value beyond it is refused rather than priced"
     )
 

@@ -55,7 +55,7 @@ def _format(name: str, metrics: Metrics) -> str:
     if name == "mape":
         return f"{value.mean:.2%} ± {value.std:.2%}"
     if name == "mae":
-        return f"${value.mean:,.0f} ± {value.std:,.0f}"
+        return f"${value.mean:,.0f} ± ${value.std:,.0f}"
     return f"{value.mean:.4f} ± {value.std:.4f}"
 
 

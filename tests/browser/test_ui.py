@@ -167,3 +167,19 @@ def test_estimating_a_batch_without_a_file_says_what_to_do(page: Page, live_app:
     page.get_by_role("tab", name="Batch", exact=True).click()
     page.get_by_role("button", name="Estimate prices", exact=True).click()
     expect(page.get_by_text("Choose a CSV file first.")).to_be_visible(timeout=WAIT)
+
+
+def test_an_invalid_value_after_an_estimate_clears_the_price_and_says_why(page: Page, live_app: LiveApp) -> None:
+    """Regression: after a valid estimate, an invalid input showed an error but left the old price on the page."""
+    page.goto(live_app.url)
+    page.get_by_role("button", name=re.compile(r"^Example 1: ")).click()
+    result = page.locator("#estimate")
+    expect(result).to_contain_text("range", timeout=WAIT)
+    assert "$" in result.inner_text()
+    living_area = page.get_by_label("Gr Liv Area", exact=True)
+    living_area.fill("99999999")
+    living_area.press("Tab")
+    page.get_by_role("button", name="Estimate price", exact=True).click()
+    expect(result).to_contain_text("No estimate.", timeout=WAIT)
+    expect(result).to_contain_text("Gr Liv Area: 99,999,999 is outside the accepted range 0 to ")
+    assert "$" not in result.inner_text()

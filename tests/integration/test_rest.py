@@ -15,6 +15,7 @@ from gradio_client.exceptions import AppError
 
 from modelrepo import EXAMPLES_FILE, LocalStore, Snapshot
 from serving import mcp_available
+from serving.validation import shown_number
 from tests.live import LiveApp
 
 
@@ -192,7 +193,7 @@ def test_absurd_numbers_are_refused_on_every_surface_naming_the_accepted_range(l
     area = next(f for f in info["features"] if f["name"] == "Gr Liv Area")
     low, high = area["accepted_minimum"], area["accepted_maximum"]
     assert low == 0 and area["maximum"] < high < 3 * area["maximum"]
-    expected = f"Gr Liv Area: {value:,g} is outside the accepted range 0 to {high:,g}"
+    expected = f"Gr Liv Area: {shown_number(value)} is outside the accepted range 0 to {shown_number(high)}"
 
     rest = post(live_app, "/predict", {"Gr Liv Area": value})
     assert rest.status_code == 422 and expected in rest.json()["detail"]
@@ -227,3 +228,13 @@ def test_the_openapi_schema_publishes_each_numbers_accepted_range(live_app: Live
             info[name]["accepted_minimum"],
             info[name]["accepted_maximum"],
         )
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+def test_a_body_without_the_json_content_type_is_told_which_header_to_send(
+    live_app: LiveApp, content_type: str | None
+) -> None:
+    headers = {"content-type": content_type} if content_type else {}
+    response = httpx.post(f"{live_app.url}/api/v1/predict", content=b'{"Gr Liv Area": 1500}', headers=headers)
+    assert response.status_code == 422
+    assert response.json()["detail"].startswith("send the body as JSON with the header Content-Type: application/json")

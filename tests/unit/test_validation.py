@@ -139,7 +139,7 @@ def test_the_accepted_range_is_one_observed_span_beyond_training_and_never_below
 
 
 @pytest.mark.parametrize(
-    ("value", "shown"), [(1e308, "1e+308"), (1e12, "1e+12"), (591.0, "591"), (-1.0, "-1")], ids=str
+    ("value", "shown"), [(1e308, "1e+308"), (1e12, "1,000,000,000,000"), (591.0, "591"), (-1.0, "-1")], ids=str
 )
 def test_a_number_beyond_the_accepted_range_is_refused_naming_field_value_and_range(
     validator: Validator, value: float, shown: str
