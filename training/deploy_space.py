@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-import yaml
+from huggingface_hub import SpaceCardData
 
 from modelrepo import (
     EXAMPLES_FILE,
@@ -42,21 +42,25 @@ MAX_SHORT_DESCRIPTION = 60
 
 
 def space_readme(*, model_repo: str, title: str = "Ames house prices") -> str:
-    """The Space card: front matter that pins the SDK and Python, and names the model it serves."""
-    front = {
-        "title": title,
-        "emoji": "🏠",
-        "colorFrom": "green",
-        "colorTo": "blue",
-        "sdk": "gradio",
-        "sdk_version": importlib.metadata.version("gradio"),  # importing gradio would cost seconds
-        "python_version": SPACE_PYTHON,
-        "app_file": "app.py",
-        "models": [model_repo],
-        "license": "mit",
-        "short_description": "Estimate a house's sale price: UI, REST, API and MCP",
-        "pinned": False,
-    }
+    """The Space card: front matter the Hub understands (built with SpaceCardData, not by hand), naming the SDK,
+    Python, the model it serves, and what the Hub lists it under (`mcp-server` puts it among the MCP servers)."""
+    data = SpaceCardData(
+        title=title,
+        sdk="gradio",
+        sdk_version=importlib.metadata.version("gradio"),  # importing gradio would cost seconds
+        python_version=SPACE_PYTHON,
+        app_file="app.py",
+        license="mit",
+        models=[model_repo],
+        tags=["mcp-server", "tabular-regression", "scikit-learn"],
+        emoji="🏠",
+        colorFrom="green",
+        colorTo="blue",
+        short_description="Estimate a house's sale price: UI, REST, API and MCP",
+        suggested_hardware="cpu-basic",
+        startup_duration_timeout="30m",
+        pinned=False,
+    )
     body = (
         f"# {title}\n\nServes [{model_repo}](https://huggingface.co/{model_repo}) at the revision named by the "
         "`MODEL_REVISION` variable (default `production`).\n\n- UI: this page\n- REST: `/docs`\n"
@@ -64,7 +68,7 @@ def space_readme(*, model_repo: str, title: str = "Ames house prices") -> str:
         "Roll back by moving the model repo's `production` branch to an older `vN` tag (or setting "
         "`MODEL_REVISION`) and restarting the Space.\n"
     )
-    return f"---\n{yaml.safe_dump(front, sort_keys=False, allow_unicode=True)}---\n\n{body}"
+    return f"---\n{data.to_yaml()}\n---\n\n{body}"
 
 
 def stage_space(destination: Path, *, model_repo: str) -> list[str]:

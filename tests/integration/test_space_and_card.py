@@ -77,6 +77,8 @@ def assert_space_holds_the_app(hub: HubServer) -> None:
         assert metadata["sdk"] == "gradio" and metadata["sdk_version"] == gradio.__version__
         assert metadata["app_file"] == "app.py" and metadata["python_version"] == "3.11"
         assert metadata["models"] == [MODEL_REPO]
+        assert {"mcp-server", "tabular-regression", "scikit-learn"} <= set(metadata["tags"])
+        assert metadata["suggested_hardware"] == "cpu-basic" and metadata["startup_duration_timeout"] == "30m"
 
 
 def commit_stale_files(hub: HubServer, cwd: Path) -> None:
@@ -177,3 +179,10 @@ def test_space_card_short_description_fits_the_hub_limit() -> None:
     front = yaml.safe_load(space_readme(model_repo="alice/ames-price").split("---")[1])
     assert len(front["short_description"]) <= MAX_SHORT_DESCRIPTION
     assert front["python_version"] == "3.11"
+
+
+def test_the_space_installs_the_mcp_extra() -> None:
+    """Regression: the Space's requirements installed plain gradio, so MCP was silently off once deployed."""
+    lines = [line.split("#")[0].strip() for line in (ROOT / "requirements.txt").read_text().splitlines()]
+    assert any(line.startswith("gradio[mcp]") for line in lines)
+    assert not any(line.startswith("gradio>") or line == "gradio" for line in lines)
