@@ -37,7 +37,10 @@ class Monitor:
         self.mirror = _mirror(settings, self.metrics) if settings.log_repo else None
         failures = self.metrics.log_failures.labels(destination="local")
         self.log = PredictionLog(
-            settings.log_dir, on_write_failure=failures.inc, lock=self.mirror.lock if self.mirror else None
+            settings.log_dir,
+            on_write_failure=failures.inc,
+            on_drop=self.metrics.log_dropped.inc,
+            lock=self.mirror.lock if self.mirror else None,
         )
         self.metrics.log_pending.set_function(lambda: self.log.pending)
         if self.mirror:

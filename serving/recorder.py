@@ -42,6 +42,7 @@ class PredictionLog:
         folder: Path,
         *,
         on_write_failure: Callable[[], None] = lambda: None,
+        on_drop: Callable[[], None] = lambda: None,
         lock: threading.Lock | None = None,
         flush_seconds: float = 0.5,
         max_pending: int = 100_000,
@@ -49,6 +50,7 @@ class PredictionLog:
         self.folder = folder
         self.run_id = f"{utc_now():%H%M%S}-{uuid.uuid4().hex[:6]}"
         self._on_write_failure, self._file_lock = on_write_failure, lock or threading.Lock()
+        self._on_drop = on_drop
         self._flush_seconds, self._max_pending = flush_seconds, max_pending
         self._pending: deque[tuple[str, dict[str, Any]]] = deque()
         # Request ids for feedback, one small entry per request (about 120 bytes): a batch's rows
@@ -146,6 +148,7 @@ class PredictionLog:
         if len(self._pending) >= self._max_pending:
             self._pending.popleft()
             self.dropped += 1
+            self._on_drop()
         self._pending.append((kind, record))
 
     def _run(self) -> None:

@@ -54,6 +54,11 @@ class ServingMetrics:
             ["destination"],
             registry=r,
         )
+        self.log_dropped = Counter(
+            f"{PREFIX}_log_dropped_records",
+            "Prediction log records dropped from the in-memory backlog (full while the folder could not be written).",
+            registry=r,
+        )
         self.log_pending = Gauge(
             f"{PREFIX}_log_pending_records", "Records held in memory, not yet written to the local log.", registry=r
         )

@@ -80,9 +80,10 @@ def test_feedback_needs_a_logged_request_id_even_from_an_earlier_run(tmp_path: P
 def test_memory_is_bounded_when_the_folder_stays_unwritable(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
-    log = PredictionLog(blocker, flush_seconds=30, max_pending=10)
+    drops: list[int] = []
+    log = PredictionLog(blocker, flush_seconds=30, max_pending=10, on_drop=lambda: drops.append(1))
     log.predictions([_record(str(n)) for n in range(25)])
-    assert log.pending == 10 and log.dropped == 15
+    assert log.pending == 10 and log.dropped == 15 and len(drops) == 15  # each drop counted (the metric)
     blocker.unlink()
     assert log.close()
     assert [r["request_id"] for r in _lines(blocker)] == [str(n) for n in range(15, 25)]
