@@ -79,37 +79,29 @@ def production(registry: LocalStore) -> Iterator[Snapshot]:
     yield registry.fetch(PRODUCTION_ALIAS)
 
 
-@pytest.fixture(scope="session")
-def live_app(registry: LocalStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
+def _session_app(
+    registry: LocalStore, tmp_path_factory: pytest.TempPathFactory, name: str, **env: str
+) -> Iterator[LiveApp]:
     """The real app serving the session's quick model from its local registry, on a free loopback port."""
-    workdir = tmp_path_factory.mktemp("live-app")
+    workdir = tmp_path_factory.mktemp(name)
     app = start_app(
-        {
-            "MODEL_REGISTRY": str(registry.root),
-            "HF_HOME": str(workdir / "hf-home"),
-            "MAX_BATCH_ROWS": "50",
-        },
+        {"MODEL_REGISTRY": str(registry.root), "HF_HOME": str(workdir / "hf-home"), "MAX_BATCH_ROWS": "50", **env},
         workdir=workdir,
     )
     yield app
     app.stop()
+
+
+@pytest.fixture(scope="session")
+def live_app(registry: LocalStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
+    """The app as it starts by default (the compiled engine), batches capped at 50 rows."""
+    yield from _session_app(registry, tmp_path_factory, "live-app")
 
 
 @pytest.fixture(scope="session")
 def pipeline_app(registry: LocalStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
-    """The real app forced to serve through the fitted pipeline instead of the compiled engine."""
-    workdir = tmp_path_factory.mktemp("pipeline-app")
-    app = start_app(
-        {
-            "MODEL_REGISTRY": str(registry.root),
-            "HF_HOME": str(workdir / "hf-home"),
-            "MAX_BATCH_ROWS": "50",
-            "PREDICTION_ENGINE": "pipeline",
-        },
-        workdir=workdir,
-    )
-    yield app
-    app.stop()
+    """The app forced to serve through the fitted pipeline instead of the compiled engine."""
+    yield from _session_app(registry, tmp_path_factory, "pipeline-app", PREDICTION_ENGINE="pipeline")
 
 
 #: The API token of the `guarded_app` fixture.
