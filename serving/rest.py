@@ -86,10 +86,20 @@ def install_rest(app: FastAPI, predictor: Predictor, *, max_body_bytes: int, is_
     """Add the routes, the error handlers and the middleware that stamps the model version on responses."""
     version, commit, monitor = predictor.served.version, predictor.served.commit, predictor.monitor
     house = predictor.validator.model
+    # Documented as a list of objects: each row is checked as a House on its own, and a row that is not one gets
+    # its error in place (the answer is still 200), so a bad row does not make the request invalid.
     batch = create_model(
         "Batch",
         __config__=ConfigDict(extra="forbid"),
-        rows=(list[house], Field(min_length=1, max_length=predictor.validator.max_rows)),  # type: ignore[valid-type]
+        rows=(
+            list[Any],
+            Field(
+                min_length=1,
+                max_length=predictor.validator.max_rows,
+                description="Houses, each as in POST /api/v1/predict (the House schema); a row that is not a valid "
+                "House is not priced and gets its error in place.",
+            ),
+        ),
     )
     router = APIRouter(prefix=API_PREFIX, tags=["prediction"])
     errors: dict[int | str, dict[str, Any]] = {422: {"model": Problem}, 413: {"model": Problem}}
