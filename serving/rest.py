@@ -131,10 +131,7 @@ def install_rest(app: FastAPI, predictor: Predictor, *, max_body_bytes: int, is_
             monitor.rejected("rest", "invalid")
             raise InputError(["the body is not valid JSON (UTF-8 encoded)"]) from None
         details = error.errors()
-        structural = [
-            d for d in details if not (len(d["loc"]) >= 2 and d["loc"][0] == "rows" and isinstance(d["loc"][1], int))
-        ]
-        if structural:
+        if not all(_in_a_row(d["loc"]) for d in details):
             raise RequestValidationError([{**d, "loc": ("body", *d["loc"])} for d in details]) from None
         raws = json.loads(body)["rows"]
         return predictor.validator.rows(raws)

@@ -20,4 +20,11 @@ class PublishError(TrainingError, RuntimeError):
 
 
 class GateError(TrainingError, RuntimeError):
-    """The gate cannot compare with production (unreadable, unreachable, or unable to score): nothing published."""
+    """The gate cannot compare with production (unreadable, unreachable, or unable to score): nothing published.
+
+    `cause` is the one-line reason alone, for a run that goes on without the comparison (--force, --no-promote).
+    """
+
+    def __init__(self, message: str, *, cause: str) -> None:
+        super().__init__(message)
+        self.cause = cause

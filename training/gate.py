@@ -82,10 +82,11 @@ def read_production(store: Store) -> Production | None:
         reading = f"{MANIFEST_FILE} of {version.name}"
         manifest = Manifest.model_validate_json(store.read_text(version, MANIFEST_FILE))
     except (ModelRepoError, OSError, ValueError) as error:
+        cause = f"Cannot read the production version from the {store.description}"
         raise GateError(
-            f"Cannot read the production version from the {store.description}, so the gate cannot compare: "
-            f"{reading}: {_first_line(error)}. Nothing was published; fix that and rerun, or pass --force to "
-            "promote anyway."
+            f"{cause}, so the gate cannot compare: {reading}: {_first_line(error)}. Nothing was published; fix that "
+            "and rerun, or pass --force to promote anyway.",
+            cause=cause,
         ) from error
     return Production(version, metrics, manifest)
 
@@ -136,10 +137,11 @@ def _production_predictions(store: Store, production: Production, features: pd.D
         model: Any = load_model(snapshot.folder / MODEL_FILE)
         predicted = np.asarray(model.predict(features), dtype=float)
     except (ModelRepoError, OSError, ValueError, KeyError) as error:
+        cause = f"The production model {production.version.name} cannot score this model's rows"
         raise GateError(
-            f"The production model {production.version.name} cannot score this model's rows "
-            f"({_first_line(error)}), so the gate cannot compare. Nothing was published; pass --force to "
-            "promote anyway."
+            f"{cause} ({_first_line(error)}), so the gate cannot compare. Nothing was published; pass --force to "
+            "promote anyway.",
+            cause=cause,
         ) from error
     return predicted
 

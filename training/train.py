@@ -145,8 +145,8 @@ def _production(store: Store, options: TrainOptions, progress: Progress) -> tupl
     except GateError as error:
         if options.promote and not options.force:
             raise
-        progress(f"      warning: {str(error).split(', so the gate')[0]}; going on ({_why(options)})")
-        return None, str(error).split(", so the gate")[0]
+        progress(f"      warning: {error.cause}; going on ({_why(options)})")
+        return None, error.cause
 
 
 def _decide(
