@@ -161,3 +161,13 @@ def test_a_number_a_little_outside_training_is_priced_with_a_warning(validator: 
 def test_the_documented_model_publishes_the_accepted_range(validator: Validator) -> None:
     area = validator.model.model_json_schema(by_alias=True)["properties"]["Area m2"]["anyOf"][0]
     assert (area["minimum"], area["maximum"]) == (0.0, 590.0)
+
+
+def test_an_integer_too_large_for_a_float_is_refused_not_a_server_error() -> None:
+    """Regression: naming the value converted it to a float, and 10**400 raised OverflowError (a 500)."""
+    rooms = feature("Rooms", FeatureKind.INTEGER, default=3, minimum=1, maximum=9)
+    validator = Validator.for_schema(Schema(target=SCHEMA.target, features=[rooms]), max_rows=3)
+    with pytest.raises(InputError, match=r"Rooms: 1\.00e\+400 is outside the accepted range 0 to 17"):
+        validator.row({"Rooms": 10**400})
+    with pytest.raises(InputError, match=r"Rooms: -1\.00e\+400 is outside the accepted range 0 to 17"):
+        validator.row({"Rooms": -(10**400)})
