@@ -273,10 +273,12 @@ def error_message(detail: ErrorDetails, accepted: Mapping[str, tuple[float, floa
 
 def shown_number(value: float) -> str:
     """99,999,999 and 1,000,000,000,000 as a person writes them; 1e+308 and 2.5e-07 where digits would not help."""
-    if isinstance(value, int) and abs(value) >= 10**15:  # too large for a float: its digits say how large
+    try:
+        whole = float(value).is_integer()
+    except OverflowError:  # an integer too large for a float: its digits say how large
         digits = str(abs(value))
         return f"{'-' if value < 0 else ''}{digits[0]}.{digits[1:3]}e+{len(digits) - 1}"
-    if float(value).is_integer() and abs(value) < 1e15:
+    if whole and abs(value) < 1e15:
         return f"{int(value):,}"
     return f"{value:,g}" if abs(value) >= 1e15 or abs(value) < 1e-4 else f"{value:,.6g}"
 
