@@ -31,6 +31,10 @@ class UnknownRequestError(ServingError, LookupError):
     """Feedback names a request id that this app never logged."""
 
 
+class IndexUnavailableError(ServingError, OSError):
+    """The request index cannot be read, so an id from an earlier run can be neither confirmed nor refused."""
+
+
 class LogNotFoundError(ServingError, FileNotFoundError):
     """The prediction log to report on is not where it was looked for (folder or Hub dataset)."""
 

@@ -5,12 +5,16 @@ Requests only append to an in-memory queue; a writer thread appends the lines to
 runs never overwrite each other in the Hub dataset). When the folder cannot be written, the records stay in
 memory (up to `max_pending`), the failure is counted and warned about once, and they are written when the folder
 comes back. `close()` writes everything before the process exits.
+
+Feedback must name a logged request id. Ids of this run are answered from memory until written; after that, and
+for earlier runs, from the request index (`request_index.py`) that the writer keeps beside the files.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import threading
 import uuid
 from collections import deque
@@ -21,13 +25,15 @@ from typing import Any
 
 import orjson
 
-from .errors import UnknownRequestError
+from .errors import IndexUnavailableError, UnknownRequestError
+from .request_index import RequestIndex
 
 logger = logging.getLogger(__name__)
 
 PREDICTIONS = "predictions"
 FEEDBACK = "feedback"
-_KNOWN_IDS = 100_000  # requests whose ids are kept in memory for feedback; older ones are looked up in the files
+_KNOWN_IDS = 100_000  # requests whose ids are kept in memory for feedback; older ones are looked up in the index
+_INDEX_WAIT_SECONDS = 10.0  # how long a lookup at start waits for the writer to open and catch up the index
 _NONE: frozenset[int] = frozenset()
 _SINGLE = (0, _NONE)
 
@@ -60,6 +66,10 @@ class PredictionLog:
         self._wake, self._closing = threading.Event(), threading.Event()
         self._failing = False
         self.dropped = 0
+        self._index: RequestIndex | None = None
+        self._index_problem: str | None = None
+        self._index_tried = threading.Event()  # set once the writer has opened the index, or failed to
+        self._index_lock = threading.Lock()  # the writer and a direct flush() or close() never open it twice
         self._writer = threading.Thread(target=self._run, name="prediction-log", daemon=True)
         self._writer.start()
 
@@ -105,19 +115,23 @@ class PredictionLog:
             if not row:
                 return highest == 0
             return row.isdigit() and 0 < int(row) <= highest and int(row) not in skipped
-        quoted = json.dumps(request_id)
-        needles = (f'"request_id":{quoted}', f'"request_id": {quoted}')  # as written now, and by earlier versions
-        for path in sorted(self.folder.glob(f"{PREDICTIONS}-*.jsonl"), reverse=True):
+        self._index_tried.wait(_INDEX_WAIT_SECONDS)
+        index = self._index
+        if index is not None:
             try:
-                with path.open(encoding="utf-8") as stream:
-                    if any(needle in line for line in stream for needle in needles):
-                        return True
-            except OSError:
-                continue
-        return False
+                return index.knows(request_id)
+            except sqlite3.Error as error:
+                self._index_problem = str(error)
+        raise IndexUnavailableError(
+            f"request id {request_id!r} is not one of this run's and the request index "
+            f"{self.folder / 'request-ids.sqlite3'} cannot be read ({self._index_problem or 'not opened yet'}); "
+            "retry later, and check that the prediction log folder is writable"
+        )
 
     def flush(self) -> bool:
         """Write everything queued now; True when nothing is left in memory."""
+        if self._index is None:
+            self._open_index()
         with self._lock:
             batch = list(self._pending)
             self._pending.clear()
@@ -139,7 +153,11 @@ class PredictionLog:
         self._closing.set()
         self._wake.set()
         self._writer.join(timeout=10)
-        if self.flush():
+        written = self.flush()
+        if self._index is not None:
+            self._index.close()
+            self._index = None
+        if written:
             return True
         logger.error("prediction log: %d records could not be written to %s and are lost", self.pending, self.folder)
         return False
@@ -151,7 +169,29 @@ class PredictionLog:
             self._on_drop()
         self._pending.append((kind, record))
 
+    def _open_index(self) -> None:
+        """Open the request index and index what earlier runs wrote beyond it (on the writer's thread)."""
+        with self._index_lock:
+            if self._index is None:
+                self._try_open_index()
+        self._index_tried.set()
+
+    def _try_open_index(self) -> None:
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            index = RequestIndex(self.folder)
+            caught_up = index.catch_up(self.folder)
+        except (OSError, sqlite3.Error) as error:
+            if self._index_problem is None:
+                logger.warning("prediction log: cannot open the request index in %s (%s)", self.folder, error)
+            self._index_problem = str(error)
+        else:
+            if caught_up:
+                logger.info("prediction log: indexed %d request ids from earlier log files", caught_up)
+            self._index, self._index_problem = index, None
+
     def _run(self) -> None:
+        self._open_index()
         backoff = self._flush_seconds
         while not self._closing.is_set():
             self._wake.wait(timeout=backoff)
@@ -177,10 +217,25 @@ class PredictionLog:
                 self.folder.mkdir(parents=True, exist_ok=True)
                 with self._file_lock, path.open("ab") as stream:
                     stream.write(text)
+                    end = stream.tell()
             except OSError as failure:
                 unwritten += items
                 error = failure
+                continue
+            if items[0][0] == PREDICTIONS:
+                self._indexed(path, [record["request_id"] for _, record in items], end)
         return unwritten, error
+
+    def _indexed(self, path: Path, request_ids: list[str], end: int) -> None:
+        """Record written ids in the index; on failure, the next open catches up from the file."""
+        if self._index is None:
+            return
+        try:
+            self._index.written(path, request_ids, end)
+        except sqlite3.Error as error:
+            logger.warning("prediction log: the request index in %s failed (%s); reopening it", self.folder, error)
+            self._index.close()
+            self._index, self._index_problem = None, str(error)
 
     def _failed(self, error: OSError) -> None:
         self._on_write_failure()

@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .access import surface_of
 from .card_files import API_PREFIX, CardFiles
-from .errors import InputError, TooLargeError, UnknownRequestError
+from .errors import IndexUnavailableError, InputError, TooLargeError, UnknownRequestError
 from .predictor import Predictor
 from .results import Estimate
 from .telemetry import CONTENT_TYPE
@@ -161,7 +161,11 @@ def install_rest(app: FastAPI, predictor: Predictor, *, max_body_bytes: int, is_
     @router.post(
         "/feedback",
         response_model=FeedbackReceipt,
-        responses={404: {"model": Problem}, 422: {"model": Problem}},
+        responses={
+            404: {"model": Problem, "description": "No prediction with this request id was logged"},
+            422: {"model": Problem},
+            503: {"model": Problem, "description": "The request index cannot be read now; retry later"},
+        },
         tags=["monitoring"],
         summary="Record the observed sale price of an earlier prediction",
     )
@@ -333,6 +337,10 @@ def _install_error_handlers(
     @app.exception_handler(UnknownRequestError)
     async def unknown_request(_: Request, error: UnknownRequestError) -> JSONResponse:
         return _problem(404, [str(error)], version)
+
+    @app.exception_handler(IndexUnavailableError)
+    async def index_unavailable(_: Request, error: IndexUnavailableError) -> JSONResponse:
+        return _problem(503, [str(error)], version)
 
 
 def _rest_detail(detail: Any) -> Any:

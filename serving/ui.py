@@ -21,7 +21,7 @@ import pandas as pd
 from modelrepo import Feature, FeatureKind
 
 from .card_files import API_PREFIX, card_image_names
-from .errors import InputError, TooLargeError, UnknownRequestError
+from .errors import IndexUnavailableError, InputError, TooLargeError, UnknownRequestError
 from .monitoring_tab import monitoring_tab
 from .predictor import Estimate, Predictor
 
@@ -354,5 +354,5 @@ def _call(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Run a serving function and show its input errors as a message a person understands."""
     try:
         return function(*args, **kwargs)
-    except (InputError, TooLargeError, UnknownRequestError) as error:
+    except (InputError, TooLargeError, UnknownRequestError, IndexUnavailableError) as error:
         raise gr.Error(str(error), print_exception=False) from None

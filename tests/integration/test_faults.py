@@ -56,10 +56,16 @@ def test_a_log_folder_that_cannot_be_written_does_not_stop_predictions(registry:
         assert _wait(lambda: _failures(app, "local") >= 2)
         ids |= _predict(app, 2)  # still serving, still failing
         assert app.output().count("cannot write to") == 1  # warned once, not per request
+        feedback = f"{app.url}/api/v1/feedback"
+        known = httpx.post(feedback, json={"request_id": min(ids), "actual_price": 180_000})
+        assert known.status_code == 200  # this run's ids are known from memory
+        unsure = httpx.post(feedback, json={"request_id": "f" * 32, "actual_price": 180_000})
+        assert unsure.status_code == 503 and "request index" in unsure.json()["detail"]
         blocker.unlink()  # the volume comes back
         records = wait_for_logged(folder, ids)
         assert Counter(r["request_id"] for r in records) == dict.fromkeys(ids, 1)
         assert _wait(lambda: "records caught up" in app.output())
+        assert httpx.post(feedback, json={"request_id": "f" * 32, "actual_price": 180_000}).status_code == 404
     finally:
         app.stop()
     assert "all records written" in app.output()

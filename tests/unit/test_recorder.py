@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from serving.errors import UnknownRequestError
+from serving.errors import IndexUnavailableError, UnknownRequestError
 from serving.recorder import PredictionLog, utc_now
 
 
@@ -109,3 +109,59 @@ def test_a_record_with_an_integer_beyond_64_bits_is_still_written(tmp_path: Path
     paths = tmp_path.glob("predictions-*.jsonl")
     lines = [json.loads(line) for path in paths for line in path.read_text().splitlines()]
     assert [line["features"]["Lot Area"] for line in lines] == [huge, 1]
+
+
+def test_feedback_for_earlier_runs_is_answered_from_the_index_not_the_files(tmp_path: Path) -> None:
+    first = PredictionLog(tmp_path, flush_seconds=0.05)
+    first.predictions([_record("earlier"), _record("batch-1"), _record("batch-2")])
+    assert first.close()
+    assert (tmp_path / "request-ids.sqlite3").is_file()
+    for path in tmp_path.glob("predictions-*.jsonl"):  # the index alone must answer now
+        path.write_text("")
+    log = PredictionLog(tmp_path, flush_seconds=30)
+    assert log.knows("earlier") and log.knows("batch-2")
+    assert not log.knows("batch-3") and not log.knows("later")
+    assert log.close()
+
+
+def test_log_files_written_before_the_index_existed_are_indexed_at_start(tmp_path: Path) -> None:
+    old = tmp_path / "predictions-2026-11-01-000000-abcdef.jsonl"
+    old.write_text(
+        '{"time": "2026-11-01T00:00:00+00:00", "request_id": "old-style", "price": 1.0}\n'  # json.dumps spacing
+        "not json\n"
+        '{"time": "2026-11-01T00:00:00+00:00", "request_id": "huge", "features": {"Lot Area": 1' + "0" * 30 + "}}\n"
+        '{"time": "2026-11-01T00:00:00+00:00", "request_id": "half-writ'  # cut off by a crash: not indexed
+    )
+    log = PredictionLog(tmp_path, flush_seconds=30)
+    assert log.knows("old-style") and log.knows("huge")
+    assert not log.knows("half-writ")
+    assert log.close()
+
+
+def test_lines_written_after_the_last_index_transaction_are_caught_up(tmp_path: Path) -> None:
+    """A run that stops between appending its lines and indexing them: the next start reads just that tail."""
+    first = PredictionLog(tmp_path, flush_seconds=0.05)
+    first.predictions([_record("indexed")])
+    assert first.close()
+    (path,) = tmp_path.glob("predictions-*.jsonl")
+    with path.open("a") as stream:
+        stream.write(json.dumps(_record("unindexed")) + "\n")
+    log = PredictionLog(tmp_path, flush_seconds=30)
+    assert log.knows("indexed") and log.knows("unindexed")
+    assert log.close()
+
+
+def test_an_unreadable_index_is_a_retryable_error_not_an_unknown_id(tmp_path: Path) -> None:
+    blocker = tmp_path / "logs"
+    blocker.write_text("a file where the folder should be")
+    log = PredictionLog(blocker, flush_seconds=30)
+    log.predictions([_record("thisrun")])
+    assert log.knows("thisrun")  # from memory, while nothing can be written
+    with pytest.raises(IndexUnavailableError, match="request index .* cannot be read"):
+        log.knows("earlierrun")
+    blocker.unlink()
+    blocker.mkdir()
+    assert log.flush()  # the folder is back: the index opens and takes the waiting records
+    assert log.knows("earlierrun") is False and log.knows("thisrun")
+    assert log.close()
+    assert PredictionLog(blocker, flush_seconds=30).knows("thisrun")
