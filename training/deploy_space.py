@@ -1,4 +1,4 @@
-"""`python -m training.deploy_space`: deploy the serving app to a Space, wait for it, and check one price.
+"""`python -m training.deploy_space`: deploy the serving app to a Space, wait for it, and check it (MCP tools, prices).
 
     python -m training.deploy_space --space user/ames-app --model-repo user/ames-price [--wait 900 --check]
 
@@ -18,7 +18,9 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from huggingface_hub import SpaceCardData
 
@@ -28,6 +30,7 @@ from modelrepo import (
     PRODUCTION_ALIAS,
     ModelRepoError,
     Schema,
+    Snapshot,
     load_model,
     to_frame,
 )
@@ -84,26 +87,69 @@ def stage_space(destination: Path, *, model_repo: str) -> list[str]:
     return sorted(p.relative_to(destination).as_posix() for p in destination.rglob("*") if p.is_file())
 
 
+#: The tools the Space must offer over MCP (the Gradio API endpoints, one each).
+MCP_TOOLS = ("predict", "predict_batch", "model_info", "feedback", "drift")
+
+
+@dataclass(frozen=True)
+class SpaceCheck:
+    """What `--check` saw: the price of the card's first example (the same on every surface) and the MCP tools."""
+
+    price: float
+    mcp_tools: tuple[str, ...]
+
+
 def check_space(
     url: str, *, model_repo: str, revision: str, token: str | None, api_token: str | None = None
-) -> float:
-    """Call the running Space once with the card's first example; it must match the in-process price."""
+) -> SpaceCheck:
+    """Price the card's first example through gradio_client and through MCP; both must match the in-process price,
+    and the Space must offer every MCP tool."""
     from gradio_client import Client
 
     from modelrepo.hub import HubStore
+    from serving.mcp_client import ToolError, call_predict, list_tools
 
     snapshot = HubStore.connect(model_repo, token=token).fetch(revision)
     schema = Schema.read(snapshot.folder)
     row = json.loads((snapshot.folder / EXAMPLES_FILE).read_text(encoding="utf-8"))["rows"][0]
     expected = float(load_model(snapshot.folder / MODEL_FILE).predict(to_frame([row], schema))[0])
     headers = {"Authorization": f"Bearer {api_token}"} if api_token else None  # a Space guarded by API_TOKEN
-    served = Client(url, token=token, headers=headers, verbose=False).predict(row, api_name="/predict")
+    client = Client(url, token=token, headers=headers, verbose=False)
+    _same_price("gradio_client", client.predict(row, api_name="/predict"), expected, model_repo, revision, snapshot)
+    mcp_headers = dict(client.headers)  # the same credentials: the Hub's for a private Space, the app's token
+    try:
+        tools = tuple(sorted(tool.name for tool in list_tools(client.src, headers=mcp_headers)))
+        missing = sorted(set(MCP_TOOLS) - set(tools))
+        if missing:
+            raise ModelRepoError(
+                f"The Space's MCP server lacks the tools {', '.join(missing)} (it offers: {', '.join(tools) or 'none'})"
+                "; is the gradio[mcp] extra in its requirements.txt?"
+            )
+        served = call_predict(client.src, row, headers=mcp_headers)
+    except (ToolError, OSError, ExceptionGroup) as error:  # the MCP client's task group wraps connection errors
+        raise ModelRepoError(
+            f"The Space's MCP server at {client.src}gradio_api/mcp/ failed: {_innermost(error)}; is the gradio[mcp]"
+            " extra in its requirements.txt?"
+        ) from error
+    _same_price("MCP", served, expected, model_repo, revision, snapshot)
+    return SpaceCheck(expected, tools)
+
+
+def _innermost(error: BaseException) -> str:
+    """The first real error inside (nested) exception groups, named with its type."""
+    while isinstance(error, BaseExceptionGroup) and error.exceptions:
+        error = error.exceptions[0]
+    return f"{type(error).__name__}: {error}"
+
+
+def _same_price(
+    surface: str, served: dict[str, Any], expected: float, model_repo: str, revision: str, snapshot: Snapshot
+) -> None:
     if not math.isclose(served["price"], expected, rel_tol=1e-9) or served["model_commit"] != snapshot.version.commit:
         raise ModelRepoError(
-            f"The Space answered ${served['price']:,.2f} from commit {served['model_commit']}, "
+            f"Through {surface} the Space answered ${served['price']:,.2f} from commit {served['model_commit']}, "
             f"but {model_repo}@{revision} predicts ${expected:,.2f} at {snapshot.version.commit}."
         )
-    return expected
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -114,7 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--private", action="store_true", help="create the Space as private")
     parser.add_argument("--wait", type=float, default=0, metavar="SECONDS", help="wait until the Space runs")
     parser.add_argument(
-        "--check", action="store_true", help="after --wait, compare one price with the in-process model"
+        "--check",
+        action="store_true",
+        help="after --wait, list the MCP tools and compare one price (gradio_client and MCP) with the in-process model",
     )
     parser.add_argument("--space-url", default=None, help="URL to check instead of the Space's own (for tests)")
     parser.add_argument(
@@ -166,14 +214,18 @@ def _deploy(args: argparse.Namespace, folder: Path, token: str | None) -> int:
     if args.wait:
         wait_until_running(api, args.space, timeout=args.wait)
     if args.check:
-        price = check_space(
+        check = check_space(
             args.space_url or args.space,
             model_repo=args.model_repo,
             revision=args.revision,
             token=token,
             api_token=api_token,
         )
-        print(f"check passed: the Space and the in-process model both price the first example at ${price:,.2f}")
+        print(f"MCP tools: {', '.join(check.mcp_tools)}")
+        print(
+            f"check passed: gradio_client, MCP and the in-process model all price the first example at "
+            f"${check.price:,.2f}"
+        )
     return 0
 
 

@@ -7,9 +7,9 @@ import pytest
 from gradio_client import Client
 
 from serving import mcp_available
+from serving.mcp_client import call_predict
 from tests.conftest import API_TOKEN
 from tests.live import LiveApp, wait_for_logged
-from tests.mcp_client import call_predict
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 

@@ -8,8 +8,8 @@ import pytest
 
 from modelrepo import EXAMPLES_FILE, Snapshot
 from serving import mcp_available
+from serving.mcp_client import call_predict, list_tools
 from tests.live import LiveApp
-from tests.mcp_client import call_predict, list_tools
 
 needs_mcp = pytest.mark.skipif(not mcp_available(), reason="the gradio[mcp] extra is not installed")
 

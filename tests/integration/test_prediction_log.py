@@ -9,8 +9,8 @@ import pytest
 from gradio_client import Client
 
 from serving import mcp_available
+from serving.mcp_client import call_predict, call_tool
 from tests.live import LiveApp, logged, wait_for_logged
-from tests.mcp_client import call_predict, call_tool
 
 
 def test_every_surface_is_logged_once_with_its_name(live_app: LiveApp) -> None:

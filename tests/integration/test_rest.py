@@ -205,7 +205,7 @@ def test_absurd_numbers_are_refused_on_every_surface_naming_the_accepted_range(l
     (row,) = client.predict([{"Gr Liv Area": value}], api_name="/predict_batch")
     assert expected in row["error"]
     if mcp_available():
-        from tests.mcp_client import call_tool
+        from serving.mcp_client import call_tool
 
         result = call_tool(live_app.url, "predict", {"house": {"Gr Liv Area": value}})
         assert result.isError and expected in result.content[0].text

@@ -101,7 +101,9 @@ def test_app_serves_a_pinned_revision_from_the_hub_with_the_local_prices(
         if revision == "v1":  # the deploy's --check, run against this app as if it were the Space
             check = (
                 "from training.deploy_space import check_space\n"
-                f"print(check_space({app.url!r}, model_repo={REPO!r}, revision='v1', token={READ!r}))"
+                f"check = check_space({app.url!r}, model_repo={REPO!r}, revision='v1', token={READ!r})\n"
+                "print(','.join(check.mcp_tools))\n"
+                "print(check.price)"
             )
             result = subprocess.run(
                 [sys.executable, "-c", check],
@@ -111,9 +113,33 @@ def test_app_serves_a_pinned_revision_from_the_hub_with_the_local_prices(
                 timeout=120,
             )
             assert result.returncode == 0, result.stderr
-            assert float(result.stdout.strip().splitlines()[-1]) == examples_prices(app, model_folder)[0]
+            *_, tools, price = result.stdout.strip().splitlines()
+            assert float(price) == examples_prices(app, model_folder)[0]  # through gradio_client and MCP
+            assert set(tools.split(",")) >= {"predict", "predict_batch", "model_info", "feedback", "drift"}
     finally:
         app.stop()
+
+
+def test_the_deploy_check_fails_a_space_without_mcp(hub: tuple[HubServer, dict[str, str]], tmp_path: Path) -> None:
+    server, _ = hub
+    hide_mcp = "import sys\nsys.modules['mcp'] = None  # a Space whose requirements lack the gradio[mcp] extra"
+    app = start_app(app_env(server, tmp_path / "hf", revision="v1"), workdir=tmp_path, prelude=hide_mcp)
+    try:
+        check = (
+            "from training.deploy_space import check_space\n"
+            f"check_space({app.url!r}, model_repo={REPO!r}, revision='v1', token={READ!r})"
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", check],
+            env=client_env(server, tmp_path / "hf-check", token=READ),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        app.stop()
+    assert result.returncode != 0
+    assert "ModelRepoError: The Space's MCP server" in result.stderr, result.stderr[-2000:]
 
 
 def test_offline_start_serves_the_cached_revision_and_says_so(

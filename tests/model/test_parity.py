@@ -53,7 +53,7 @@ def test_every_surface_gives_the_same_prices(
     assert gradio == in_process
     assert gradio_batch == in_process
     if mcp_available():
-        from tests.mcp_client import call_predict
+        from serving.mcp_client import call_predict
 
         assert [call_predict(live_app.url, row)["price"] for row in rows] == in_process
     assert np.all(np.isfinite(in_process))
@@ -89,7 +89,7 @@ def test_a_batch_with_bad_rows_gets_the_same_answer_on_every_surface(live_app: L
     if mcp_available():
         import ast
 
-        from tests.mcp_client import call_tool
+        from serving.mcp_client import call_tool
 
         result = call_tool(live_app.url, "predict_batch", {"houses": batch})
         assert not result.isError and outline(ast.literal_eval(result.content[0].text)) == expected

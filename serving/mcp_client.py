@@ -1,4 +1,8 @@
-"""A real MCP client (streamable HTTP) for the live app, run in a thread of its own."""
+"""A client for the app's MCP tools (streamable HTTP), callable from synchronous code.
+
+The deploy check uses it to list a Space's tools and price through them; the tests use it against the live app.
+It needs the `mcp` package that the `gradio[mcp]` extra installs.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,10 @@ from typing import Any
 import httpx
 
 
+class ToolError(RuntimeError):
+    """An MCP tool answered with an error (its message is the error's)."""
+
+
 async def _session(
     url: str, action: str, arguments: dict[str, Any] | None, *, tool: str, headers: dict[str, str] | None
 ) -> Any:
@@ -17,7 +25,7 @@ async def _session(
     from mcp.client.streamable_http import streamable_http_client
 
     async with httpx.AsyncClient(headers=headers or {}, timeout=60) as http:
-        async with streamable_http_client(f"{url}/gradio_api/mcp/", http_client=http) as (read, write, _):
+        async with streamable_http_client(f"{url.rstrip('/')}/gradio_api/mcp/", http_client=http) as (read, write, _):
             async with ClientSession(read, write) as session:
                 await session.initialize()
                 if action == "list":
@@ -32,6 +40,7 @@ def run_async(coroutine: Any) -> Any:
 
 
 def list_tools(url: str, *, headers: dict[str, str] | None = None) -> Any:
+    """The tools the app at `url` offers (each with `.name`, `.description` and `.inputSchema`)."""
     return run_async(_session(url, "list", None, tool="", headers=headers))
 
 
@@ -41,8 +50,10 @@ def call_tool(url: str, tool: str, arguments: dict[str, Any], *, headers: dict[s
 
 
 def call_predict(url: str, house: dict[str, Any], *, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """Price one house through the `predict` tool; raises ToolError with the tool's message if it refuses."""
     result = call_tool(url, "predict", {"house": house}, headers=headers)
-    assert not result.isError, result.content
+    if result.isError:
+        raise ToolError(" ".join(getattr(block, "text", "") for block in result.content) or "the tool failed")
     # Gradio's MCP server renders a dict result as its Python literal in one text block.
     house_result: dict[str, Any] = ast.literal_eval(result.content[0].text)
     return house_result
