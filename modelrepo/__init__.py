@@ -25,7 +25,7 @@ from .files import (
     SCHEMA_FILE,
 )
 from .frame import to_frame
-from .manifest import DataFingerprint, FileEntry, Manifest, file_entry, hash_folder, verify_folder
+from .manifest import DataFingerprint, DatasetRef, FileEntry, Manifest, file_entry, hash_folder, verify_folder
 from .schema import Feature, FeatureKind, FeatureValue, Schema, Target
 from .stores import LocalStore, Snapshot, Store, Version, version_number
 from .trust import TRUSTED_TYPES, load_model, save_model, untrusted_types
@@ -45,6 +45,7 @@ __all__ = [
     "TRUSTED_TYPES",
     "ContractError",
     "DataFingerprint",
+    "DatasetRef",
     "Feature",
     "FeatureKind",
     "FeatureValue",

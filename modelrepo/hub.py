@@ -1,4 +1,5 @@
-"""The Hugging Face Hub store: versions are `vN` tags on `main` of a model repo, aliases are branches.
+"""The Hugging Face Hub store: versions are `vN` tags on the `candidates` branch, aliases are branches, and `main`
+(the branch the Hub renders and downloads by default) always holds the production version's files.
 
 Every Hub call of the project lives here, on an `HfApi` passed in, so that tests can point the real client at
 the loopback Hub and callers never branch on where a version lives (see `modelrepo.stores.Store`). Client
@@ -10,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -31,12 +33,14 @@ from huggingface_hub.errors import (
 from huggingface_hub.file_download import repo_folder_name
 
 from .errors import ContractError, ModelRepoError, StoreAccessError, StoreUnavailableError, VersionNotFoundError
+from .files import MANIFEST_FILE, PRODUCTION_ALIAS
 from .manifest import verify_folder
 from .stores import Snapshot, Version, version_number
 
 logger = logging.getLogger(__name__)
 
 _MAIN = "main"
+_CANDIDATES = "candidates"  # where versions are committed, so that publishing never changes what `main` shows
 _GITATTRIBUTES = ".gitattributes"  # made by the Hub with the repo; never part of a version's files
 _FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
 _SHA_PREFIX = re.compile(r"^[0-9a-f]{7,40}$")
@@ -47,11 +51,17 @@ _HUB_ERRORS = (httpx2.HTTPError, OfflineModeIsEnabled, LocalTokenNotFoundError, 
 
 
 class HubStore:
-    """A Hub model repo as a store: `publish` commits to `main` and tags `vN`; aliases are branches on a commit.
+    """A Hub model repo as a store: `publish` commits to `candidates` and tags `vN`; aliases are branches on a
+    commit; `promote` moves `production` to a version and commits that version's files to `main`.
 
-    Two versions may name one commit: publishing files identical to `main` makes no commit (the client skips
-    empty commits), and the new tag names the same commit as the previous version, which is the truth (same
-    content). Resolving a commit or an alias then names the highest `vN` on it.
+    The Hub cannot point `main` at another commit (the default branch can be neither deleted nor forced), so
+    `main` gets a commit of its own holding exactly the promoted version's files: the model page, its card and
+    `hf_hub_download(repo)` without a revision then show what `production` serves, and `resolve("main")` names
+    that version (their manifests are the same blob).
+
+    Two versions may name one commit: publishing files identical to the last candidate makes no commit (the
+    client skips empty commits), and the new tag names the same commit as the previous version, which is the
+    truth (same content). Resolving a commit or an alias then names the highest `vN` on it.
     """
 
     def __init__(self, api: HfApi, repo_id: str, *, private: bool = False) -> None:
@@ -99,14 +109,16 @@ class HubStore:
         tags, branches = _tags(refs), _branches(refs)
         sha = tags.get(revision) or branches.get(revision)
         if sha is None and _SHA_PREFIX.match(revision):
-            sha = self._find_commit(revision, set(tags.values()) | set(branches.values()))
+            sha = self._find_commit(revision, set(tags.values()) | set(branches.values()), branches)
         if sha is None:
             raise VersionNotFoundError(
                 f"No version {revision!r} in the {self.description} (versions: {_names(tags) or 'none'}; "
-                f"aliases: {', '.join(sorted(set(branches) - {_MAIN})) or 'none'}). Run `python -m training "
+                f"aliases: {', '.join(sorted(set(branches) - {_MAIN, _CANDIDATES})) or 'none'}). Run `python -m training "
                 f"--repo {self.repo_id}` to publish one, or name an existing version."
             )
         name = revision if revision in tags and version_number(revision) else _version_name(sha, tags)
+        if name == sha[:_SHORT] and revision == _MAIN and PRODUCTION_ALIAS in branches:
+            name = self._shown_version(sha, branches[PRODUCTION_ALIAS], tags) or name
         return self._version(name, sha)
 
     def alias(self, name: str) -> Version | None:
@@ -126,10 +138,21 @@ class HubStore:
         return Path(path).read_text(encoding="utf-8")
 
     def publish(self, folder: Path, *, message: str) -> Version:
-        """Verify, then one commit to `main` holding exactly the folder's files, then the next `vN` tag on it."""
+        """Verify, then one commit to `candidates` holding exactly the folder's files, then the next `vN` tag on
+        it. `main` and `production` do not move."""
         verify_folder(folder)
         self._ensure_repo()
-        return self._tag_next(self._commit(Path(folder), message), message)
+        self._ensure_candidates_branch()
+        return self._tag_next(self._commit(Path(folder), message, branch=_CANDIDATES), message)
+
+    def promote(self, version: Version) -> None:
+        """Move `production` to `version`, then make `main` hold its files (one commit, none if already equal)."""
+        self.set_alias(PRODUCTION_ALIAS, version)
+        with tempfile.TemporaryDirectory(prefix="promote-") as scratch:  # not the HF cache: a copy to re-commit
+            with self._hub(f"download {version.name} of {self.repo_id} to show it on main"):
+                folder = Path(self.api.snapshot_download(self.repo_id, revision=version.commit, local_dir=scratch))
+            message = f"Show {version.name} ({version.commit[:_SHORT]}), now production, on main"
+            self._commit(folder, message, branch=_MAIN)
 
     def set_alias(self, name: str, version: Version) -> None:
         """Branches move only by delete + create: for that instant the alias is missing (no atomic move)."""
@@ -167,18 +190,24 @@ class HubStore:
         with self._hub(f"create {self.repo_id}"):
             self.api.create_repo(self.repo_id, private=self.private or None, exist_ok=True)
 
-    def _commit(self, folder: Path, message: str) -> str:
+    def _ensure_candidates_branch(self) -> None:
+        refs = self._refs()
+        if refs is None or _CANDIDATES not in _branches(refs):
+            with self._hub(f"create the {_CANDIDATES!r} branch of {self.repo_id}"):
+                self.api.create_branch(self.repo_id, branch=_CANDIDATES, revision=_MAIN, exist_ok=True)
+
+    def _commit(self, folder: Path, message: str, *, branch: str) -> str:
         """`create_commit`, not `upload_folder`: with hf_xet the latter may split a folder into several commits."""
         local = _folder_files(folder)
         with self._hub(f"publish to {self.repo_id}"):
-            remote = self.api.list_repo_files(self.repo_id, revision=_MAIN)
+            remote = self.api.list_repo_files(self.repo_id, revision=branch)
             operations: list[CommitOperationAdd | CommitOperationDelete] = [
                 CommitOperationDelete(path_in_repo=path)
                 for path in remote
                 if path not in local and path != _GITATTRIBUTES
             ]
             operations += [CommitOperationAdd(path_in_repo=path, path_or_fileobj=str(folder / path)) for path in local]
-            return self.api.create_commit(self.repo_id, operations, commit_message=message, revision=_MAIN).oid
+            return self.api.create_commit(self.repo_id, operations, commit_message=message, revision=branch).oid
 
     def _tag_next(self, sha: str, message: str) -> Version:
         """Tag `v<highest + 1>`; if another publisher took that number first (409), take the next one."""
@@ -212,12 +241,14 @@ class HubStore:
         except VersionNotFoundError:
             return None
 
-    def _find_commit(self, prefix: str, known: set[str]) -> str | None:
-        """A commit sha by prefix: among the refs first, else in the history of `main`."""
+    def _find_commit(self, prefix: str, known: set[str], branches: Iterable[str]) -> str | None:
+        """A commit sha by prefix: among the refs first, else in the history of `candidates` and `main`."""
         matches = {sha for sha in known if sha.startswith(prefix)}
-        if not matches:
+        for branch in (b for b in (_CANDIDATES, _MAIN) if b in branches):
+            if matches:
+                break
             with self._hub(f"list the history of {self.repo_id}"):
-                history = self.api.list_repo_commits(self.repo_id, revision=_MAIN)
+                history = self.api.list_repo_commits(self.repo_id, revision=branch)
             matches = {commit.commit_id for commit in history if commit.commit_id.startswith(prefix)}
         if len(matches) > 1:
             raise VersionNotFoundError(
@@ -225,6 +256,20 @@ class HubStore:
                 "give more characters of the sha."
             )
         return next(iter(matches), None)
+
+    def _shown_version(self, main: str, production: str, tags: dict[str, str]) -> str | None:
+        """The production version's name if `main` holds the same manifest (the promotion copied it there)."""
+        with self._hub(f"compare main with production in {self.repo_id}"):
+            manifests = [
+                {
+                    entry.path: getattr(entry, "blob_id", None)
+                    for entry in self.api.list_repo_tree(self.repo_id, revision=sha)
+                }.get(MANIFEST_FILE)
+                for sha in (main, production)
+            ]
+        name = _version_name(production, tags)
+        same = manifests[0] is not None and manifests[0] == manifests[1]
+        return name if same and version_number(name) is not None else None
 
     def _version(self, name: str, sha: str) -> Version:
         ref = name if version_number(name) is not None else sha

@@ -28,6 +28,13 @@ class DataFingerprint(ContractModel):
     source: str
 
 
+class DatasetRef(ContractModel):
+    """The Hub dataset commit that holds this version's training table (`--dataset-repo`)."""
+
+    repo_id: str
+    commit: str
+
+
 class Manifest(ContractFile):
     FILE_NAME = MANIFEST_FILE
 
@@ -38,6 +45,8 @@ class Manifest(ContractFile):
     untrusted_types: list[str]
     data: DataFingerprint
     files: dict[str, FileEntry]
+    dataset: DatasetRef | None = None  # absent unless the table was published as a Hub dataset
+    mlflow_run_id: str | None = None  # absent unless the run was tracked in MLflow (`--mlflow-uri`)
 
 
 def file_entry(path: Path) -> FileEntry:

@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Protocol
 
 from .errors import ContractError, VersionNotFoundError
-from .files import MANIFEST_FILE
+from .files import MANIFEST_FILE, PRODUCTION_ALIAS
 from .manifest import file_entry, verify_folder
 
 _VERSION_NAME = re.compile(r"^v([1-9][0-9]*)$")
 _ALIASES_FILE = "aliases.json"
+DEFAULT_REVISION = "main"  # what the Hub renders and serves without a revision: always the production version
 _STAGING_PREFIX = ".staging-"
 
 
@@ -73,6 +74,10 @@ class Store(Protocol):
 
     def set_alias(self, name: str, version: Version) -> None: ...
 
+    def promote(self, version: Version) -> None:
+        """Move `production` to `version` and make the default revision (`main`) show it."""
+        ...
+
     def fetch(self, revision: str, *, files: Iterable[str] | None = None) -> Snapshot: ...
 
 
@@ -101,6 +106,10 @@ class LocalStore:
         return [self._version(path) for _, path in sorted(numbered)]
 
     def resolve(self, revision: str) -> Version:
+        """A version (`v3`), an alias (`production`; `main` is the production version, as on the Hub), or a
+        manifest sha256 prefix (7+)."""
+        if revision == DEFAULT_REVISION and DEFAULT_REVISION not in self._aliases():
+            revision = PRODUCTION_ALIAS
         if version_number(revision) is not None and (self.root / revision).is_dir():
             return self._version(self.root / revision)
         aliased = self._aliases().get(revision)
@@ -141,6 +150,10 @@ class LocalStore:
         temporary = self.root / f"{_ALIASES_FILE}.{uuid.uuid4().hex}.tmp"
         temporary.write_text(json.dumps(aliases, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         os.replace(temporary, self.root / _ALIASES_FILE)
+
+    def promote(self, version: Version) -> None:
+        """`main` follows `production` here, so moving the alias is the whole promotion."""
+        self.set_alias(PRODUCTION_ALIAS, version)
 
     def fetch(self, revision: str, *, files: Iterable[str] | None = None) -> Snapshot:
         version = self.resolve(revision)

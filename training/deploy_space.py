@@ -3,8 +3,8 @@
     python -m training.deploy_space --space user/ames-app --model-repo user/ames-price [--wait 900 --check]
 
 The Space gets exactly `app.py`, `serving/`, `modelrepo/`, `requirements.txt` and a README with the Space's
-YAML front matter; its variables MODEL_REPO and MODEL_REVISION pin the model. Rolling back: move the
-`production` alias to an older version (or set MODEL_REVISION to it) and restart the Space.
+YAML front matter; its variables MODEL_REPO and MODEL_REVISION pin the model. Rolling back:
+`python -m training.promote vN --repo ...` (or set MODEL_REVISION to it), then deploy or restart the Space.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from modelrepo import PRODUCTION_ALIAS, Store, Version
+from modelrepo import Store, Version
 from modelrepo.metrics import Metrics
 
 from .gate import GateDecision, Production
@@ -37,7 +37,7 @@ def publish(
     version = store.publish(folder, message=message)
     promoted = promote and decision.promote
     if promoted:
-        store.set_alias(PRODUCTION_ALIAS, version)
+        store.promote(version)  # production and the default branch (the model page) together
     elif not promote:
         decision = GateDecision(False, f"--no-promote ({decision.reason})")
     previous = production.version if production else None

@@ -19,6 +19,7 @@ from modelrepo import (
     MANIFEST_FILE,
     MODEL_FILE,
     DataFingerprint,
+    DatasetRef,
     Manifest,
     Schema,
     hash_folder,
@@ -78,7 +79,14 @@ def verify_reload(folder: Path, model: RegressorMixin, examples: pd.DataFrame) -
     return np.asarray(expected)
 
 
-def write_manifest(folder: Path, *, fingerprint: DataFingerprint, untrusted: list[str]) -> Manifest:
+def write_manifest(
+    folder: Path,
+    *,
+    fingerprint: DataFingerprint,
+    untrusted: list[str],
+    dataset: DatasetRef | None = None,
+    mlflow_run_id: str | None = None,
+) -> Manifest:
     manifest = Manifest(
         created_at=datetime.now(UTC),
         code_commit=_code_commit(),
@@ -92,6 +100,8 @@ def write_manifest(folder: Path, *, fingerprint: DataFingerprint, untrusted: lis
         untrusted_types=untrusted,
         data=fingerprint,
         files=hash_folder(folder),
+        dataset=dataset,
+        mlflow_run_id=mlflow_run_id,
     )
     manifest.write(folder)
     return manifest

@@ -77,10 +77,10 @@ def test_publish_alias_resolve_read_and_fetch(hub: HubServer, folders: tuple[Pat
         store = HubStore.connect("alice/ames")
         before = [store.versions(), store.alias("production")]
         v1 = store.publish(V1, message="Publish v1")
-        store.set_alias("production", v1)
+        store.promote(v1)
         v2 = store.publish(V2, message="Publish v2")
         kept = version(store.alias("production"))
-        store.set_alias("production", v2)
+        store.promote(v2)
         revisions = ["v1", "v2", "production", "main", v1.commit, v1.commit[:7], v2.commit[:12]]
         fetched = store.fetch("production")
         partial = store.fetch("v1", files=["metrics.json", "images/*"])
@@ -89,7 +89,8 @@ def test_publish_alias_resolve_read_and_fetch(hub: HubServer, folders: tuple[Pat
             "moved": version(store.alias("production")),
             "versions": [version(v) for v in store.versions()],
             "resolved": {r: version(store.resolve(r)) for r in revisions},
-            "titles": [c.title for c in store.api.list_repo_commits("alice/ames")],
+            "titles": [c.title for c in store.api.list_repo_commits("alice/ames", revision="candidates")],
+            "main": [c.title for c in store.api.list_repo_commits("alice/ames")],
             "branches": sorted(b.name for b in store.api.list_repo_refs("alice/ames").branches),
             "metrics": json.loads(store.read_text(v1, "metrics.json")),
             "missing": [error_of(store.resolve, "v9"), error_of(store.resolve, "0000000"),
@@ -105,12 +106,17 @@ def test_publish_alias_resolve_read_and_fetch(hub: HubServer, folders: tuple[Pat
     assert out["before"] == [[], None]
     assert v1 == ["v1", v1[1], f"{hub.endpoint}/alice/ames/tree/v1"] and v2[0] == "v2" and v1[1] != v2[1]
     assert out["versions"] == [v1, v2]
-    assert out["kept"] == v1 and out["moved"] == v2  # publishing never moves the alias; set_alias does
+    assert out["kept"] == v1 and out["moved"] == v2  # publishing never moves the alias; promote does
     resolved = out["resolved"]
     assert resolved["v1"] == resolved[v1[1]] == resolved[v1[1][:7]] == v1
-    assert resolved["v2"] == resolved["production"] == resolved["main"] == resolved[v2[1][:12]] == v2
+    assert resolved["v2"] == resolved["production"] == resolved[v2[1][:12]] == v2
+    # main holds a copy of production's files in a commit of its own, named after the version it shows
+    assert resolved["main"][0] == "v2" and resolved["main"][1] not in (v1[1], v2[1])
     assert out["titles"] == ["Publish v2", "Publish v1", "initial commit"]  # one commit per version
-    assert out["branches"] == ["main", "production"]
+    assert out["main"] == [f"Show v{n} ({v[1][:7]}), now production, on main" for n, v in ((2, v2), (1, v1))] + [
+        "initial commit"
+    ]
+    assert out["branches"] == ["candidates", "main", "production"]
     assert out["metrics"] == json.loads((folders[0] / METRICS_FILE).read_text())
 
     not_found, bad_sha, no_alias, no_file = out["missing"]
@@ -125,6 +131,45 @@ def test_publish_alias_resolve_read_and_fetch(hub: HubServer, folders: tuple[Pat
     assert hub.files("alice/ames", revision="v2")["model.skops"] == (folders[1] / "model.skops").read_bytes()
     assert out["partial"][0] == v1 and "metrics.json" in out["partial"][1] and REMOVED in out["partial"][1]
     assert "model.skops" not in out["partial"][1]
+
+
+def test_main_shows_production_after_a_refused_candidate_and_the_new_version_after_a_promotion(
+    hub: HubServer, folders: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """The model page and `hf_hub_download(repo)` read `main`: it must hold what `production` serves."""
+    out = run_store(
+        hub,
+        tmp_path / "hf",
+        folders,
+        """
+        from huggingface_hub import hf_hub_download
+        store = HubStore.connect("alice/ames")
+        store.promote(store.publish(V1, message="Publish v1"))
+        v2 = store.publish(V2, message="Publish v2, refused by the gate")
+        refused = pathlib.Path(hf_hub_download("alice/ames", "README.md")).read_text()
+        store.promote(v2)
+        promoted = pathlib.Path(hf_hub_download("alice/ames", "README.md")).read_text()
+        store.promote(store.resolve("v1"))  # and back
+        print(json.dumps({"refused": refused, "promoted": promoted}))
+    """,
+        token=WRITE,
+    )
+    v1_files, v2_files = (_published(folder) for folder in folders)
+    assert out["refused"] == v1_files["README.md"].decode() and out["promoted"] == v2_files["README.md"].decode()
+    assert (
+        hub.files("alice/ames")
+        == hub.files("alice/ames", revision="production")
+        == hub.files("alice/ames", revision="v1")
+    )
+    assert _published_part(hub.files("alice/ames")) == v1_files
+
+
+def _published(folder: Path) -> dict[str, bytes]:
+    return {path.relative_to(folder).as_posix(): path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+
+
+def _published_part(files: dict[str, bytes]) -> dict[str, bytes]:
+    return {path: data for path, data in files.items() if path != ".gitattributes"}
 
 
 def test_identical_content_is_a_new_tag_on_the_same_commit(
@@ -144,7 +189,7 @@ def test_identical_content_is_a_new_tag_on_the_same_commit(
             "by_sha": version(store.resolve(v1.commit)), "by_tag": version(store.resolve("v1")),
             "alias": version(store.alias("production")),
             "versions": [v.name for v in store.versions()],
-            "titles": [c.title for c in store.api.list_repo_commits("alice/ames")],
+            "titles": [c.title for c in store.api.list_repo_commits("alice/ames", revision="candidates")],
         }))
     """,
         token=WRITE,

@@ -53,8 +53,10 @@ def hub(model_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             store.set_alias("production", v2)
             store.publish(pathlib.Path({str(v3)!r}), message="v3 with an untrusted type")
             # A tampered file on top of v2, tagged v4: the hash check must refuse it.
-            store.api.upload_file(path_or_fileobj=b"{{}}", path_in_repo="schema.json", repo_id={REPO!r})
-            store.api.create_tag({REPO!r}, tag="v4")
+            store.api.upload_file(
+                path_or_fileobj=b"{{}}", path_in_repo="schema.json", repo_id={REPO!r}, revision="candidates"
+            )
+            store.api.create_tag({REPO!r}, tag="v4", revision="candidates")
             print(json.dumps({{"v1": v1.commit, "v2": v2.commit}}))
         """
         result = subprocess.run(

@@ -51,11 +51,14 @@ def test_every_project_command_in_a_step_exists(workflow: Path) -> None:
 def test_publish_passes_only_options_the_cli_knows() -> None:
     from training.cli import build_parser
     from training.deploy_space import build_parser as deploy_parser
+    from training.promote import build_parser as promote_parser
 
     for command in run_steps(ROOT / ".github" / "workflows" / "publish.yml"):
         command = re.sub(r"\$\{\w+:\+(.*?)\}", r"\1", command)  # `${VAR:+--flag "$VAR"}` as if VAR were set
         if "python -m training.deploy_space" in command:
             deploy_parser().parse_args(shlex.split(command.split("training.deploy_space", 1)[1].replace('"$', '"')))
+        elif "python -m training.promote" in command:
+            promote_parser().parse_args(shlex.split(command.split("training.promote", 1)[1].replace('"$', '"')))
         elif "python -m training" in command:
             arguments = re.sub(r"\$\{\{.*?\}\}", "--force", command.split("python -m training", 1)[1])
             build_parser().parse_args(shlex.split(arguments))
