@@ -111,10 +111,11 @@ class HubStore:
         if sha is None and _SHA_PREFIX.match(revision):
             sha = self._find_commit(revision, set(tags.values()) | set(branches.values()), branches)
         if sha is None:
+            aliases = ", ".join(sorted(set(branches) - {_MAIN, _CANDIDATES})) or "none"
             raise VersionNotFoundError(
                 f"No version {revision!r} in the {self.description} (versions: {_names(tags) or 'none'}; "
-                f"aliases: {', '.join(sorted(set(branches) - {_MAIN, _CANDIDATES})) or 'none'}). Run `python -m training "
-                f"--repo {self.repo_id}` to publish one, or name an existing version."
+                f"aliases: {aliases}). Run `python -m training --repo {self.repo_id}` to publish one, or name an "
+                "existing version."
             )
         name = revision if revision in tags and version_number(revision) else _version_name(sha, tags)
         if name == sha[:_SHORT] and revision == _MAIN and PRODUCTION_ALIAS in branches:

@@ -38,6 +38,9 @@ class CardFacts:
     citation: str | None
     is_ames: bool
     quick: bool
+    version: str  # the tag this version will carry: the card's snippet loads exactly it
+    library_versions: dict[str, str]  # as manifest.json records them: the card's pip line pins them
+    dataset_repo: str | None = None  # the Hub dataset holding the training table, if it was published
 
 
 def card_data(metrics: Metrics, facts: CardFacts) -> ModelCardData:
@@ -74,6 +77,14 @@ def card_data(metrics: Metrics, facts: CardFacts) -> ModelCardData:
     )
 
 
+def pip_line(versions: dict[str, str]) -> str:
+    """`pip install` with the libraries the model was trained and checked with, pinned (Python is not a package)."""
+    import huggingface_hub
+
+    pins = [f'"{name}=={version}"' for name, version in versions.items() if name != "python"]
+    return f'pip install {" ".join(pins)} "huggingface_hub>={huggingface_hub.__version__}"'
+
+
 def render_card(
     folder: Path, *, schema: Schema, metrics: Metrics, config: ModelConfig, facts: CardFacts, trusted_types: list[str]
 ) -> Path:
@@ -92,6 +103,7 @@ def render_card(
             "importances": f"{IMAGES_DIR}/{IMPORTANCES}",
         },
         repo_id=facts.repo_id or "<user>/<model-repo>",
+        pip_line=pip_line(facts.library_versions),
         call_example=json.dumps({feature.name: feature.default for feature in schema.by_importance()[:2]}),
     )
     path = folder / CARD_FILE

@@ -90,13 +90,7 @@ def write_manifest(
     manifest = Manifest(
         created_at=datetime.now(UTC),
         code_commit=_code_commit(),
-        library_versions={
-            "python": _python_version(),
-            "scikit-learn": sklearn.__version__,
-            "skops": skops.__version__,
-            "numpy": np.__version__,
-            "pandas": pd.__version__,
-        },
+        library_versions=library_versions(),
         untrusted_types=untrusted,
         data=fingerprint,
         files=hash_folder(folder),
@@ -105,6 +99,17 @@ def write_manifest(
     )
     manifest.write(folder)
     return manifest
+
+
+def library_versions() -> dict[str, str]:
+    """What this process trains and checks the model with: the manifest records it, the card pins it."""
+    return {
+        "python": _python_version(),
+        "scikit-learn": sklearn.__version__,
+        "skops": skops.__version__,
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+    }
 
 
 def _python_version() -> str:

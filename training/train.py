@@ -21,7 +21,14 @@ from .pipeline import build_pipeline
 from .plots import write_plots
 from .profile import build_reference, write_examples
 from .publish import PublishResult, publish
-from .repository import RepositoryContent, prepare_folder, verify_reload, write_contract_files, write_manifest
+from .repository import (
+    RepositoryContent,
+    library_versions,
+    prepare_folder,
+    verify_reload,
+    write_contract_files,
+    write_manifest,
+)
 from .settings import TrainOptions
 
 EXAMPLE_COUNT = 5
@@ -104,7 +111,7 @@ def train(options: TrainOptions, *, progress: Progress = print, store: Store | N
         schema=schema,
         metrics=metrics,
         config=options.model,
-        facts=_facts(options, table),
+        facts=_facts(options, table, store),
         trusted_types=untrusted,
     )
     manifest = write_manifest(folder, fingerprint=table.fingerprint, untrusted=untrusted)
@@ -219,7 +226,13 @@ def _example_rows(features: pd.DataFrame, target: pd.Series, holdout: np.ndarray
     return sorted({int(candidates.index[int(round(p))]) for p in positions})
 
 
-def _facts(options: TrainOptions, table: TrainingTable) -> CardFacts:
+def next_version(store: Store | None) -> str:
+    """The tag publishing will give this version (one publisher at a time: the workflow's concurrency group)."""
+    numbers = [version.number or 0 for version in store.versions()] if store else []
+    return f"v{max(numbers, default=0) + 1}"
+
+
+def _facts(options: TrainOptions, table: TrainingTable, store: Store | None) -> CardFacts:
     return CardFacts(
         model_name=options.model_name if options.is_ames else f"{options.target} estimator",
         repo_id=options.repo_id,
@@ -232,4 +245,6 @@ def _facts(options: TrainOptions, table: TrainingTable) -> CardFacts:
         citation=AMES_CITATION if options.is_ames else None,
         is_ames=options.is_ames,
         quick=options.quick,
+        version=next_version(store),
+        library_versions=library_versions(),
     )

@@ -19,7 +19,7 @@ import pytest
 import yaml
 from huggingface_hub import SpaceCard
 
-from modelrepo import CARD_FILE, EXAMPLES_FILE
+from modelrepo import CARD_FILE, EXAMPLES_FILE, Manifest
 from tests.hubserver import READ_TOKEN, WRITE_TOKEN, HubServer, client_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -160,12 +160,20 @@ def test_card_snippet_loads_the_published_model_and_prints_its_prices(
 from pathlib import Path
 from modelrepo.hub import HubStore
 store = HubStore.connect({MODEL_REPO!r}, token={WRITE!r}, create=True)
-store.set_alias("production", store.publish(Path({str(folder)!r}), message="Publish v1"))
+store.promote(store.publish(Path({str(folder)!r}), message="Publish v1"))
 """
     published = run([sys.executable, "-c", publish], hub, tmp_path / "publisher")
     assert published.returncode == 0, published.stderr
 
-    code = card_snippet((folder / CARD_FILE).read_text(encoding="utf-8"), repo_id=MODEL_REPO)
+    card = (folder / CARD_FILE).read_text(encoding="utf-8")
+    code = card_snippet(card, repo_id=MODEL_REPO)
+    assert re.search(r'^REPO, REVISION = ".*", "v1"$', code, flags=re.M), "the snippet must load its own version"
+    pins = re.search(r"^pip install (.*)$", card, flags=re.M)
+    assert pins is not None, "the card has no pip install line"
+    trained_with = Manifest.read(folder).library_versions
+    assert {f'"{name}=={version}"' for name, version in trained_with.items() if name != "python"} <= set(
+        pins.group(1).split()
+    )
     # A user's machine: a fresh cache, no token, and not the project on the path (huggingface_hub and skops only).
     result = run([sys.executable, "-c", code], hub, tmp_path / "user", project=False)
     assert result.returncode == 0, f"the card's snippet failed:\n{result.stderr}"
