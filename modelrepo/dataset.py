@@ -13,9 +13,37 @@ from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 
-from huggingface_hub import CommitInfo, CommitScheduler, HfApi, snapshot_download
+from huggingface_hub import CommitInfo, CommitScheduler, DatasetCard, DatasetCardData, HfApi, snapshot_download
 
 logger = logging.getLogger(__name__)
+
+LOG_CARD_FILE = "README.md"
+_LOG_CARD_BODY = """
+# Prediction log
+
+Every price the serving app gave, and every observed sale price sent back for one, pushed here every few
+minutes by the app (one file per day for each run of the app, so runs never overwrite each other).
+
+- **predictions** (`predictions-<day>-<run>.jsonl`): `time`, `request_id`, `surface` (rest, gradio_api, mcp,
+  ui), `batch`, `model_version`, `model_commit`, `features` (every feature as priced, after defaults), `price`,
+  `low`, `high` (the interval), `level`, `latency_ms`.
+- **feedback** (`feedback-<day>-<run>.jsonl`): `time`, `request_id` (of a prediction), `actual_price`.
+
+Join them on `request_id`; `python -m serving.report --log-repo <this dataset>` does, per day and version.
+"""
+
+
+def prediction_log_card() -> str:
+    """The dataset card: `configs` give the Hub's dataset viewer one table for predictions and one for feedback."""
+    data = DatasetCardData(
+        pretty_name="House price predictions and observed sale prices",
+        tags=["tabular-regression", "prediction-log"],
+        configs=[
+            {"config_name": "predictions", "data_files": "predictions-*.jsonl", "default": True},
+            {"config_name": "feedback", "data_files": "feedback-*.jsonl"},
+        ],
+    )
+    return str(DatasetCard(f"---\n{data.to_yaml()}\n---\n{_LOG_CARD_BODY}"))
 
 
 class _ReportingScheduler(CommitScheduler):
@@ -66,6 +94,9 @@ class DatasetMirror:
         while not self._closed.is_set():
             try:
                 self.folder.mkdir(parents=True, exist_ok=True)
+                card = self.folder / LOG_CARD_FILE
+                if not card.is_file() or card.read_text(encoding="utf-8") != prediction_log_card():
+                    card.write_text(prediction_log_card(), encoding="utf-8")  # pushed with the first records
                 scheduler = _ReportingScheduler(
                     on_result=self._on_result,
                     repo_id=self.repo_id,
@@ -74,7 +105,7 @@ class DatasetMirror:
                     every=self.every_minutes,
                     private=self._private,
                     hf_api=HfApi(token=self._token),
-                    allow_patterns=["*.jsonl"],
+                    allow_patterns=["*.jsonl", LOG_CARD_FILE],
                 )
             except Exception as error:  # unreachable Hub, bad token, unwritable folder: report and retry
                 self._on_result(error)

@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
+import yaml
 
 from modelrepo import LocalStore
 from tests.hubserver import WRITE_TOKEN, HubServer, client_env
@@ -137,3 +138,9 @@ def test_the_hub_dataset_unreachable_then_back_receives_every_record(
         app.stop()
     local = Counter(record["request_id"] for record in logged(app.prediction_log))
     assert local == dict.fromkeys(first | during, 1)
+    card = hub.files(LOG_REPO, repo_type="dataset")["README.md"].decode()
+    configs = yaml.safe_load(card.split("---")[1])["configs"]  # the dataset viewer's two tables
+    assert {config["config_name"]: config["data_files"] for config in configs} == {
+        "predictions": "predictions-*.jsonl",
+        "feedback": "feedback-*.jsonl",
+    }
