@@ -12,6 +12,7 @@ PRIMARY_METRIC = "rmse_log"
 class Summary(ContractModel):
     mean: float
     std: float
+    per_fold: list[float] = []  # in fold order; absent from versions written before it was recorded
 
 
 class CrossValidation(ContractModel):

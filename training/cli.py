@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -81,6 +82,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_TOLERANCE,
         help="gate tolerance on CV RMSE of log price (default: %(default)s)",
     )
+    tracking = parser.add_argument_group("experiment tracking (optional: pip install -r requirements-mlflow.txt)")
+    tracking.add_argument(
+        "--mlflow-uri",
+        default=env["mlflow_uri"],
+        metavar="URI",
+        help="log the run to this MLflow tracking store: http://host:5000 or file:./mlruns (env MLFLOW_TRACKING_URI)",
+    )
+    tracking.add_argument(
+        "--mlflow-experiment", default="ames-house-price", help="MLflow experiment name (default: %(default)s)"
+    )
     return parser
 
 
@@ -111,7 +122,12 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
         promote=not args.no_promote,
         force=args.force,
         tolerance=args.tolerance,
+        mlflow_uri=args.mlflow_uri,
+        mlflow_experiment=args.mlflow_experiment,
     )
+    if options.mlflow_uri and options.mlflow_uri.startswith("file:"):
+        # MLflow 3 opens a folder store only when asked to; naming one on the command line is asking.
+        os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
     return options
 
 

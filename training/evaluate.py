@@ -141,7 +141,9 @@ def _fit(
 def _summarize(per_fold: list[dict[str, float]]) -> dict[str, Summary]:
     return {
         name: Summary(
-            mean=float(np.mean([fold[name] for fold in per_fold])), std=float(np.std([fold[name] for fold in per_fold]))
+            mean=float(np.mean([fold[name] for fold in per_fold])),
+            std=float(np.std([fold[name] for fold in per_fold])),
+            per_fold=[float(fold[name]) for fold in per_fold],
         )
         for name in per_fold[0]
     }

@@ -37,6 +37,8 @@ class TrainOptions:
     tolerance: float = DEFAULT_TOLERANCE
     model_name: str = "Ames house price estimator"
     dataset_id: str = "ames-housing"
+    mlflow_uri: str | None = None  # track the run in MLflow there (the mlflow extra)
+    mlflow_experiment: str = "ames-house-price"
 
     @property
     def is_ames(self) -> bool:
@@ -50,4 +52,5 @@ def environment_defaults(environ: Mapping[str, str] | None = None) -> dict[str, 
         "registry": Path(env.get("MODEL_REGISTRY") or "registry"),
         "repo_id": env.get("MODEL_REPO") or None,
         "token": env.get("HF_TOKEN") or None,
+        "mlflow_uri": env.get("MLFLOW_TRACKING_URI") or None,
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,7 @@ from .repository import (
     write_manifest,
 )
 from .settings import TrainOptions
+from .tracking import MlflowRun
 
 EXAMPLE_COUNT = 5
 
@@ -49,6 +50,40 @@ def train(options: TrainOptions, *, progress: Progress = print, store: Store | N
     production, unreadable = _production(store, options, progress) if store else (None, "")
     progress(f"[1/6] loading {options.data}")
     table = _load(options, progress)
+    run = _start_tracking(options, table, progress)
+    try:
+        report = _train_on(table, options, store, production, unreadable, progress, run)
+    except BaseException as error:  # the run is marked, never left RUNNING; the error goes on
+        if run is not None:
+            run.finish(version=None, store=None, status="KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED")
+        raise
+    if run is not None:
+        published = report.published.version.name if report.published else None
+        run.finish(version=published, store=report.store.description if report.store else None)
+    return report
+
+
+def _start_tracking(options: TrainOptions, table: TrainingTable, progress: Progress) -> MlflowRun | None:
+    if not options.mlflow_uri:
+        return None
+    run = MlflowRun.start(
+        options.mlflow_uri,
+        experiment=options.mlflow_experiment,
+        run_name=f"{table.fingerprint.source} {table.fingerprint.sha256[:12]}",
+    )
+    progress(f"      tracking this run in MLflow at {options.mlflow_uri}: run {run.run_id}")
+    return run
+
+
+def _train_on(
+    table: TrainingTable,
+    options: TrainOptions,
+    store: Store | None,
+    production: Production | None,
+    unreadable: str,
+    progress: Progress,
+    run: MlflowRun | None,
+) -> TrainReport:
     features, target = table.features, table.target
     outliers = outlier_mask(features, column=options.outlier_column, above=options.outlier_above)
     kinds = infer_kinds(features)
@@ -114,8 +149,14 @@ def train(options: TrainOptions, *, progress: Progress = print, store: Store | N
         facts=_facts(options, table, store),
         trusted_types=untrusted,
     )
-    manifest = write_manifest(folder, fingerprint=table.fingerprint, untrusted=untrusted)
+    manifest = write_manifest(
+        folder, fingerprint=table.fingerprint, untrusted=untrusted, mlflow_run_id=run.run_id if run else None
+    )
     progress(f"      reloaded model.skops with the allowlist: predictions identical on {len(examples)} examples")
+    if run is not None:
+        fingerprint = {f"data_{name}": value for name, value in table.fingerprint.model_dump().items()}
+        run.log_training(params=asdict(options.model) | fingerprint, metrics=metrics, folder=folder)
+        progress("      logged the parameters, metrics.json and the model repository to MLflow")
 
     if not options.publish:
         progress("[6/6] not publishing (--no-publish)")
