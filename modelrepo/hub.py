@@ -8,6 +8,7 @@ errors become `modelrepo` errors whose one-line message says what to do; a token
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -348,6 +349,10 @@ class HubStore:
             f"No Hub model repo {self.repo_id} (or it is private and the token cannot read it): check the name, "
             f"or {_LOGIN_HINT} with a token that can read it."
         )
+
+    def errors(self, action: str) -> contextlib.AbstractContextManager[None]:
+        """For other Hub calls about this repo (a dataset beside it): the same one-line errors as the store's."""
+        return self._hub(action)
 
     @contextmanager
     def _hub(self, action: str) -> Iterator[None]:

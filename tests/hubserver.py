@@ -189,6 +189,12 @@ class HubServer:
         with self._lock:
             return dict(self._repos[(repo_type, repo_id)].resolve(revision).files)
 
+    def history(self, repo_id: str, *, repo_type: str = "model", revision: str = "main") -> list[str]:
+        """Commit titles from `revision` back to the repo's first commit (no HTTP, no auth)."""
+        with self._lock:
+            repo = self._repos[(repo_type, repo_id)]
+            return [item["title"] for item in self._history(repo, repo.resolve(revision))]
+
     def space_variables(self, repo_id: str) -> dict[str, str]:
         """The variables a deploy set on a Space (key -> value)."""
         with self._lock:

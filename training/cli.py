@@ -72,7 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument(
         "--repo", default=env["repo_id"], help="Hugging Face Hub model repo to publish to, user/name (env MODEL_REPO)"
     )
-    out.add_argument("--private", action="store_true", help="create the Hub repo as private")
+    out.add_argument(
+        "--dataset-repo",
+        default=env["dataset_repo"],
+        metavar="OWNER/NAME",
+        help="also publish the training table as this Hub dataset, once per distinct content (env DATASET_REPO)",
+    )
+    out.add_argument("--private", action="store_true", help="create the Hub repo (and dataset) as private")
     out.add_argument("--no-publish", action="store_true", help="write the model repository only")
     out.add_argument("--no-promote", action="store_true", help="publish a version without moving the production alias")
     out.add_argument("--force", action="store_true", help="promote even if the gate finds the new version worse")
@@ -122,6 +128,7 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
         promote=not args.no_promote,
         force=args.force,
         tolerance=args.tolerance,
+        dataset_repo=args.dataset_repo,
         mlflow_uri=args.mlflow_uri,
         mlflow_experiment=args.mlflow_experiment,
     )

@@ -85,9 +85,15 @@ def split_target(table: pd.DataFrame, *, target: str, drop: tuple[str, ...], sou
     )
 
 
+def canonical_csv(table: pd.DataFrame) -> bytes:
+    """The table as one exact CSV text (UTF-8, `\\n` lines, empty cells for missing): what the fingerprint hashes,
+    and what the Hub dataset holds, so that its file's sha256 is the model's data fingerprint."""
+    return table.to_csv(index=False, lineterminator="\n", na_rep="").encode("utf-8")
+
+
 def fingerprint(table: pd.DataFrame, *, source: str) -> DataFingerprint:
     """sha256 of the table's canonical CSV form: the same data gives the same hash, whatever the file."""
-    canonical = table.to_csv(index=False, lineterminator="\n", na_rep="").encode("utf-8")
+    canonical = canonical_csv(table)
     return DataFingerprint(
         sha256=hashlib.sha256(canonical).hexdigest(), rows=len(table), columns=table.shape[1], source=source
     )

@@ -37,6 +37,7 @@ class TrainOptions:
     tolerance: float = DEFAULT_TOLERANCE
     model_name: str = "Ames house price estimator"
     dataset_id: str = "ames-housing"
+    dataset_repo: str | None = None  # publish the training table as this Hub dataset (once per content)
     mlflow_uri: str | None = None  # track the run in MLflow there (the mlflow extra)
     mlflow_experiment: str = "ames-house-price"
 
@@ -53,4 +54,5 @@ def environment_defaults(environ: Mapping[str, str] | None = None) -> dict[str, 
         "repo_id": env.get("MODEL_REPO") or None,
         "token": env.get("HF_TOKEN") or None,
         "mlflow_uri": env.get("MLFLOW_TRACKING_URI") or None,
+        "dataset_repo": env.get("DATASET_REPO") or None,
     }

@@ -16,8 +16,8 @@ figures people compare have the short names:
 
 A number is logged at step 0. A list of numbers is logged as one metric with a step per element, numbered from
 1 like the folds in training's progress lines: each cross-validation figure's `per_fold` values become
-`cv_rmse_log_per_fold` (steps 1…k), beside its `_mean` and `_std`. Text (target, unit, outlier rule, interval source) stays in
-metrics.json, which is logged with the rest of the folder under `model_repository/`.
+`cv_rmse_log_per_fold` (steps 1…k), beside its `_mean` and `_std`. Text (target, unit, outlier rule, interval
+source) stays in metrics.json, which is logged with the rest of the folder under `model_repository/`.
 """
 
 from __future__ import annotations

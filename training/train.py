@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from modelrepo import IMAGES_DIR, LocalStore, Manifest, Store, Target
+from modelrepo import IMAGES_DIR, DatasetRef, LocalStore, Manifest, Store, Target
 from modelrepo.metrics import Metrics
 
 from .card import CardFacts, render_card
 from .data import AMES_CITATION, TrainingTable, outlier_mask, read_table, split_target
+from .dataset_repo import TableFacts, publish_table
 from .errors import GateError
 from .evaluate import Evaluation, Progress, evaluate, fit_final, importance_ranks
 from .features import build_schema, identifier_columns, infer_kinds, model_columns, read_feature_docs
@@ -50,9 +51,10 @@ def train(options: TrainOptions, *, progress: Progress = print, store: Store | N
     production, unreadable = _production(store, options, progress) if store else (None, "")
     progress(f"[1/6] loading {options.data}")
     table = _load(options, progress)
+    dataset = _publish_dataset(options, table, progress) if options.publish else None
     run = _start_tracking(options, table, progress)
     try:
-        report = _train_on(table, options, store, production, unreadable, progress, run)
+        report = _train_on(table, dataset, options, store, production, unreadable, progress, run)
     except BaseException as error:  # the run is marked, never left RUNNING; the error goes on
         if run is not None:
             run.finish(version=None, store=None, status="KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED")
@@ -75,8 +77,34 @@ def _start_tracking(options: TrainOptions, table: TrainingTable, progress: Progr
     return run
 
 
+def _publish_dataset(options: TrainOptions, table: TrainingTable, progress: Progress) -> DatasetRef | None:
+    """Before the long work, as the model store is opened first: a refused token costs seconds."""
+    if not options.dataset_repo:
+        return None
+    docs = read_feature_docs(options.feature_docs)
+    descriptions = {name: entry.get("description", "") for name, entry in docs.items()}
+    facts = TableFacts(
+        source=table.fingerprint.source,
+        target=f"{options.target}: {_target(options).description}",
+        descriptions=descriptions,
+        is_ames=options.is_ames,
+    )
+    dataset, committed = publish_table(
+        options.dataset_repo,
+        options.data,
+        fingerprint=table.fingerprint,
+        facts=facts,
+        token=options.token,
+        private=options.private,
+    )
+    done = "published to" if committed else "already in"
+    progress(f"      training table {done} the Hub dataset {dataset.repo_id} at commit {dataset.commit[:12]}")
+    return dataset
+
+
 def _train_on(
     table: TrainingTable,
+    dataset: DatasetRef | None,
     options: TrainOptions,
     store: Store | None,
     production: Production | None,
@@ -146,11 +174,15 @@ def _train_on(
         schema=schema,
         metrics=metrics,
         config=options.model,
-        facts=_facts(options, table, store),
+        facts=_facts(options, table, store, dataset),
         trusted_types=untrusted,
     )
     manifest = write_manifest(
-        folder, fingerprint=table.fingerprint, untrusted=untrusted, mlflow_run_id=run.run_id if run else None
+        folder,
+        fingerprint=table.fingerprint,
+        untrusted=untrusted,
+        dataset=dataset,
+        mlflow_run_id=run.run_id if run else None,
     )
     progress(f"      reloaded model.skops with the allowlist: predictions identical on {len(examples)} examples")
     if run is not None:
@@ -273,12 +305,12 @@ def next_version(store: Store | None) -> str:
     return f"v{max(numbers, default=0) + 1}"
 
 
-def _facts(options: TrainOptions, table: TrainingTable, store: Store | None) -> CardFacts:
+def _facts(options: TrainOptions, table: TrainingTable, store: Store | None, dataset: DatasetRef | None) -> CardFacts:
     return CardFacts(
         model_name=options.model_name if options.is_ames else f"{options.target} estimator",
         repo_id=options.repo_id,
         space_url=None,
-        dataset_id=options.dataset_id if options.is_ames else options.data.stem,
+        dataset_id=dataset.repo_id if dataset else (options.dataset_id if options.is_ames else options.data.stem),
         dataset_name="Ames Housing (De Cock 2011)" if options.is_ames else options.data.name,
         data_source=table.fingerprint.source,
         data_sha256=table.fingerprint.sha256,
@@ -288,4 +320,5 @@ def _facts(options: TrainOptions, table: TrainingTable, store: Store | None) -> 
         quick=options.quick,
         version=next_version(store),
         library_versions=library_versions(),
+        dataset_repo=dataset.repo_id if dataset else None,
     )
