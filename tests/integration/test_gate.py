@@ -128,6 +128,7 @@ def test_each_failure_to_read_production_on_the_hub_stops_the_run_with_one_line(
 ) -> None:
     first = run_training(hub, tmp_path, sample_csv)
     assert first.returncode == 0, first.stderr
+    assert hub.files(REPO) == hub.files(REPO, revision="v1")  # the model page shows what production serves
 
     def refused(expected: str) -> None:
         result = run_training(hub, tmp_path, sample_csv)
@@ -147,4 +148,7 @@ def test_each_failure_to_read_production_on_the_hub_stops_the_run_with_one_line(
     with_force = run_training(hub, tmp_path, sample_csv, "--force")
     assert with_force.returncode == 0, with_force.stderr
     assert "promoted to production (forced; production could not be read" in with_force.stdout
-    assert hub.files(REPO, revision="production") == hub.files(REPO, revision="v2")
+    assert hub.files(REPO, revision="production") == hub.files(REPO, revision="v2") == hub.files(REPO)
+    unpromoted = run_training(hub, tmp_path, sample_csv, "--no-promote")  # a candidate production does not take
+    assert unpromoted.returncode == 0, unpromoted.stderr
+    assert hub.files(REPO) == hub.files(REPO, revision="v2") != hub.files(REPO, revision="v3")

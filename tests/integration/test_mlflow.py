@@ -15,6 +15,7 @@ from dataclasses import asdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
@@ -168,7 +169,7 @@ def test_an_http_store_that_is_down_or_not_mlflow_fails_in_seconds() -> None:
         server.server_close()
 
 
-def test_python_m_training_tracks_its_run_and_records_it_in_the_manifest(tmp_path: Path) -> None:
+def test_python_m_training_tracks_its_run_and_records_it_in_the_manifest(tmp_path: Path, ames: pd.DataFrame) -> None:
     import os
     import subprocess
 
@@ -177,7 +178,9 @@ def test_python_m_training_tracks_its_run_and_records_it_in_the_manifest(tmp_pat
     store = tmp_path / "mlruns"
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_ALLOW_FILE_STORE"}  # the CLI opts in for file:
     env |= {"PYTHONPATH": str(ROOT), "MLFLOW_DISABLE_TELEMETRY": "true"}
-    command = [sys.executable, "-m", "training", "--quick", "--folds", "2", "--no-publish"]
+    sample = tmp_path / "sample.csv"
+    ames.sample(400, random_state=0).drop(columns=["Order", "PID"]).to_csv(sample, index=False)
+    command = [sys.executable, "-m", "training", "--data", str(sample), "--quick", "--folds", "2", "--no-publish"]
     command += ["--output", str(tmp_path / "model"), "--mlflow-uri", store.as_uri()]
     result = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr

@@ -29,6 +29,7 @@ def two_versions(model_folder: Path, tmp_path: Path) -> LocalStore:
 
 
 def promote(*arguments: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The command in a process of its own: `huggingface_hub` reads HF_ENDPOINT when it is imported."""
     return subprocess.run(
         [sys.executable, "-m", "training.promote", *arguments],
         env=env or {**os.environ, "PYTHONPATH": str(ROOT)},
@@ -39,10 +40,21 @@ def promote(*arguments: str, env: dict[str, str] | None = None) -> subprocess.Co
     )
 
 
-def test_promote_back_and_forth_in_the_local_registry(two_versions: LocalStore, tmp_path: Path) -> None:
+def promote_here(capsys: pytest.CaptureFixture[str], *arguments: str) -> subprocess.CompletedProcess[str]:
+    """The same command in this process, for the local registry (no Hub client to point anywhere)."""
+    from training.promote import main
+
+    code = main(list(arguments))
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess(["training.promote", *arguments], code, captured.out, captured.err)
+
+
+def test_promote_back_and_forth_in_the_local_registry(
+    two_versions: LocalStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     store = two_versions
     v1, v2 = store.versions()
-    back = promote("v1", "--registry", str(store.root))
+    back = promote_here(capsys, "v1", "--registry", str(store.root))
     assert back.returncode == 0, back.stderr
     assert f"before: v2 ({v2.commit[:12]})" in back.stdout and f"after:  v1 ({v1.commit[:12]})" in back.stdout
     assert store.alias(PRODUCTION_ALIAS) == v1 and store.resolve("main") == v1  # main is production here too
@@ -52,25 +64,27 @@ def test_promote_back_and_forth_in_the_local_registry(two_versions: LocalStore, 
     finally:
         app.stop()
     assert (served["model_version"], served["model_commit"]) == ("v1", v1.commit)
-    forth = promote("v2", "--registry", str(store.root))
+    forth = promote_here(capsys, "v2", "--registry", str(store.root))
     assert forth.returncode == 0 and store.alias(PRODUCTION_ALIAS) == v2
-    again = promote("v2", "--registry", str(store.root))
+    again = promote_here(capsys, "v2", "--registry", str(store.root))
     assert again.returncode == 0 and "(unchanged)" in again.stdout
 
 
-def test_dry_run_unknown_and_tampered_versions_change_nothing(two_versions: LocalStore) -> None:
+def test_dry_run_unknown_and_tampered_versions_change_nothing(
+    two_versions: LocalStore, capsys: pytest.CaptureFixture[str]
+) -> None:
     store = two_versions
     v1, v2 = store.versions()
-    dry = promote("v1", "--registry", str(store.root), "--dry-run")
+    dry = promote_here(capsys, "v1", "--registry", str(store.root), "--dry-run")
     assert dry.returncode == 0 and f"would move from v2 ({v2.commit[:12]}) to v1" in dry.stdout
-    unknown = promote("v9", "--registry", str(store.root))
+    unknown = promote_here(capsys, "v9", "--registry", str(store.root))
     assert unknown.returncode == 2 and unknown.stderr.strip().splitlines() == [
         f"error: No version 'v9' in the local registry at {store.root}; its versions: v1, v2."
     ]
     card = store.root / "v1" / CARD_FILE
     card.chmod(0o644)
     card.write_text(card.read_text() + "tampered\n")
-    tampered = promote("v1", "--registry", str(store.root))
+    tampered = promote_here(capsys, "v1", "--registry", str(store.root))
     assert tampered.returncode == 2 and "README.md has sha256" in tampered.stderr
     assert store.alias(PRODUCTION_ALIAS) == v2
 
