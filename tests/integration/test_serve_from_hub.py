@@ -86,6 +86,18 @@ def examples_prices(app: LiveApp, folder: Path) -> list[float]:
     ]
 
 
+def deploy_check(server: HubServer, app: LiveApp, hf_home: Path) -> subprocess.CompletedProcess[str]:
+    """The deploy's `--check` of v1 against `app` as if it were the Space; prints the MCP tools, then the price."""
+    check = (
+        "from training.deploy_space import check_space\n"
+        f"check = check_space({app.url!r}, model_repo={REPO!r}, revision='v1', token={READ!r})\n"
+        "print(','.join(check.mcp_tools))\n"
+        "print(check.price)"
+    )
+    env = client_env(server, hf_home, token=READ)
+    return subprocess.run([sys.executable, "-c", check], env=env, capture_output=True, text=True, timeout=120)
+
+
 @pytest.mark.parametrize("revision", ["v1", "production", "commit"])
 def test_app_serves_a_pinned_revision_from_the_hub_with_the_local_prices(
     hub: tuple[HubServer, dict[str, str]], revision: str, live_app: LiveApp, model_folder: Path, tmp_path: Path
@@ -101,19 +113,7 @@ def test_app_serves_a_pinned_revision_from_the_hub_with_the_local_prices(
         assert f"commit {expected[revision][1]}" in app.output()
         assert examples_prices(app, model_folder) == examples_prices(live_app, model_folder)
         if revision == "v1":  # the deploy's --check, run against this app as if it were the Space
-            check = (
-                "from training.deploy_space import check_space\n"
-                f"check = check_space({app.url!r}, model_repo={REPO!r}, revision='v1', token={READ!r})\n"
-                "print(','.join(check.mcp_tools))\n"
-                "print(check.price)"
-            )
-            result = subprocess.run(
-                [sys.executable, "-c", check],
-                env=client_env(server, tmp_path / "hf-check", token=READ),
-                capture_output=True,
-                text=True,
-                timeout=120,
-            )
+            result = deploy_check(server, app, tmp_path / "hf-check")
             assert result.returncode == 0, result.stderr
             *_, tools, price = result.stdout.strip().splitlines()
             assert float(price) == examples_prices(app, model_folder)[0]  # through gradio_client and MCP
@@ -127,17 +127,7 @@ def test_the_deploy_check_fails_a_space_without_mcp(hub: tuple[HubServer, dict[s
     hide_mcp = "import sys\nsys.modules['mcp'] = None  # a Space whose requirements lack the gradio[mcp] extra"
     app = start_app(app_env(server, tmp_path / "hf", revision="v1"), workdir=tmp_path, prelude=hide_mcp)
     try:
-        check = (
-            "from training.deploy_space import check_space\n"
-            f"check_space({app.url!r}, model_repo={REPO!r}, revision='v1', token={READ!r})"
-        )
-        result = subprocess.run(
-            [sys.executable, "-c", check],
-            env=client_env(server, tmp_path / "hf-check", token=READ),
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        result = deploy_check(server, app, tmp_path / "hf-check")
     finally:
         app.stop()
     assert result.returncode != 0
