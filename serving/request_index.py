@@ -7,8 +7,8 @@ its write and its transaction. A lookup is one primary-key read (`SELECT ... WHE
 of unknown ids costs the server microseconds each, not a scan of every log file.
 
 The database is `request-ids.sqlite3` in the log folder, in WAL mode (lookups never wait for the writer); it is
-not a log file: the Hub mirror pushes only `*.jsonl`, and deleting it costs one re-read of the log at the next
-start.
+not a log file: the Hub mirror pushes only `*.jsonl` and the dataset card, and deleting it costs one re-read of
+the log at the next start.
 """
 
 from __future__ import annotations
