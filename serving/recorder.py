@@ -26,6 +26,7 @@ from typing import Any
 import orjson
 
 from .errors import IndexUnavailableError, UnknownRequestError
+from .request_index import FILE_NAME as INDEX_FILE
 from .request_index import RequestIndex
 
 logger = logging.getLogger(__name__)
@@ -124,7 +125,7 @@ class PredictionLog:
                 self._index_problem = str(error)
         raise IndexUnavailableError(
             f"request id {request_id!r} is not one of this run's and the request index "
-            f"{self.folder / 'request-ids.sqlite3'} cannot be read ({self._index_problem or 'not opened yet'}); "
+            f"{self.folder / INDEX_FILE} cannot be read ({self._index_problem or 'not opened yet'}); "
             "retry later, and check that the prediction log folder is writable"
         )
 

@@ -61,12 +61,18 @@ class RequestIndex:
             start = offsets.get(file.name, 0)
             if file.stat().st_size <= start:
                 continue
-            with file.open("rb") as stream:
+            ids: list[str] = []
+            end = start
+            with file.open("rb") as stream:  # line by line: a first start may meet hundreds of MB of log
                 stream.seek(start)
-                complete = stream.read().rpartition(b"\n")  # a last line without its newline is still being written
-            ids = [request_id for line in complete[0].splitlines() if (request_id := _request_id(line))]
+                for line in stream:
+                    if not line.endswith(b"\n"):
+                        break  # a last line without its newline is still being written
+                    end += len(line)
+                    if request_id := _request_id(line):
+                        ids.append(request_id)
             lines += len(ids)
-            self.written(file, ids, start + len(complete[0]) + len(complete[1]))
+            self.written(file, ids, end)
         return lines
 
     def close(self) -> None:
