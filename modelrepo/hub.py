@@ -148,11 +148,13 @@ class HubStore:
         return self._tag_next(self._commit(Path(folder), message, branch=_CANDIDATES), message)
 
     def promote(self, version: Version) -> None:
-        """Move `production` to `version`, then make `main` hold its files (one commit, none if already equal)."""
-        self.set_alias(PRODUCTION_ALIAS, version)
+        """Download `version` and check it against its manifest, then move `production` to it and make `main`
+        hold its files (one commit, none if already equal). Raises IntegrityError before anything moves."""
         with tempfile.TemporaryDirectory(prefix="promote-") as scratch:  # not the HF cache: a copy to re-commit
             with self._hub(f"download {version.name} of {self.repo_id} to show it on main"):
                 folder = Path(self.api.snapshot_download(self.repo_id, revision=version.commit, local_dir=scratch))
+            verify_folder(folder)
+            self.set_alias(PRODUCTION_ALIAS, version)
             message = f"Show {version.name} ({version.commit[:_SHORT]}), now production, on main"
             self._commit(folder, message, branch=_MAIN)
 

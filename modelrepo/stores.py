@@ -75,7 +75,8 @@ class Store(Protocol):
     def set_alias(self, name: str, version: Version) -> None: ...
 
     def promote(self, version: Version) -> None:
-        """Move `production` to `version` and make the default revision (`main`) show it."""
+        """Check `version` against its manifest, then move `production` to it and make the default revision
+        (`main`) show it. Raises IntegrityError, moving nothing, if a file differs."""
         ...
 
     def fetch(self, revision: str, *, files: Iterable[str] | None = None) -> Snapshot: ...
@@ -152,7 +153,8 @@ class LocalStore:
         os.replace(temporary, self.root / _ALIASES_FILE)
 
     def promote(self, version: Version) -> None:
-        """`main` follows `production` here, so moving the alias is the whole promotion."""
+        """`main` follows `production` here, so once the files check out, moving the alias is the promotion."""
+        verify_folder(self.root / version.name)
         self.set_alias(PRODUCTION_ALIAS, version)
 
     def fetch(self, revision: str, *, files: Iterable[str] | None = None) -> Snapshot:

@@ -51,9 +51,10 @@ def promote(store: Store, name: str, *, dry_run: bool = False) -> tuple[Version 
         known = ", ".join(version.name for version in versions) or "none yet (run `python -m training`)"
         raise VersionNotFoundError(f"No version {name!r} in the {store.description}; its versions: {known}.")
     before = store.alias(PRODUCTION_ALIAS)
-    verify_folder(store.fetch(chosen.name).folder)
-    if not dry_run:
-        store.promote(chosen)
+    if dry_run:
+        verify_folder(store.fetch(chosen.name).folder)
+    else:
+        store.promote(chosen)  # checks the files first
     return before, chosen
 
 
