@@ -15,9 +15,11 @@ from pathlib import Path
 
 from huggingface_hub import CommitInfo, CommitScheduler, DatasetCard, DatasetCardData, HfApi, snapshot_download
 
+from .files import CARD_FILE
+
 logger = logging.getLogger(__name__)
 
-LOG_CARD_FILE = "README.md"
+LOG_CARD_FILE = CARD_FILE  # the Hub renders a dataset's README.md as its card, as for a model
 _LOG_CARD_BODY = """
 # Prediction log
 

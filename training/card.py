@@ -40,7 +40,6 @@ class CardFacts:
     quick: bool
     version: str  # the tag this version will carry: the card's snippet loads exactly it
     library_versions: dict[str, str]  # as manifest.json records them: the card's pip line pins them
-    dataset_repo: str | None = None  # the Hub dataset holding the training table, if it was published
 
 
 def card_data(metrics: Metrics, facts: CardFacts) -> ModelCardData:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from huggingface_hub import CommitOperationAdd, DatasetCard, DatasetCardData, HfApi
 
-from modelrepo import DataFingerprint, DatasetRef, StoreAccessError
+from modelrepo import CARD_FILE, DataFingerprint, DatasetRef, StoreAccessError
 from modelrepo.hub import HubStore
 
 from .data import AMES_CITATION, canonical_csv, read_table
@@ -69,7 +69,7 @@ def publish_table(
         raise DataError(f"{data} changed while training read it: run the training again.")
     operations = [
         CommitOperationAdd(path_in_repo=DATA_FILE, path_or_fileobj=content),
-        CommitOperationAdd(path_in_repo="README.md", path_or_fileobj=dataset_card(fingerprint, facts).encode()),
+        CommitOperationAdd(path_in_repo=CARD_FILE, path_or_fileobj=dataset_card(fingerprint, facts).encode()),
     ]
     message = f"Training table {fingerprint.sha256[:12]} ({fingerprint.rows:,} rows from {fingerprint.source})"
     with hub.errors(f"publish the training table to {repo_id}"):

@@ -320,5 +320,4 @@ def _facts(options: TrainOptions, table: TrainingTable, store: Store | None, dat
         quick=options.quick,
         version=next_version(store),
         library_versions=library_versions(),
-        dataset_repo=dataset.repo_id if dataset else None,
     )
