@@ -152,7 +152,7 @@ def test_the_readme_curl_examples_answer_as_documented(shipped_app: LiveApp) -> 
     last_request_id = json.loads(body)["request_id"]
     for command in commands[1:]:
         status, body = run_curl(command, shipped_app.url, last_request_id)
-        path = command[-1] if command[-1].startswith("http") else next(a for a in command if a.startswith("http"))
+        path = next(argument for argument in command if argument.startswith("http"))  # the URL
         assert status == 200, f"{shlex.join(command)} answered {status}: {body}"
         if "/api/v1/" in path:
             assert isinstance(json.loads(body), dict)
