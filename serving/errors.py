@@ -41,3 +41,7 @@ class LogNotFoundError(ServingError, FileNotFoundError):
 
 class UnsupportedModelError(ServingError, TypeError):
     """The compiled engine cannot reproduce this model (an unknown step or library version): serve the pipeline."""
+
+
+class ExplanationUnavailableError(ServingError, LookupError):
+    """This model version cannot be explained (it is served through the pipeline, or its steps are not supported)."""

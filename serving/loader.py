@@ -27,8 +27,9 @@ from modelrepo import (
 from modelrepo.metrics import Metrics
 from modelrepo.reference import Reference
 
-from .engine import EngineChoice, choose_engine
-from .errors import StartupError
+from .engine import CompiledModel, EngineChoice, choose_engine
+from .engine.shapley import ModelAttribution, attribute_model
+from .errors import StartupError, UnsupportedModelError
 from .settings import ServingSettings
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,9 @@ class ServedModel:
     reference: Reference
     examples: list[dict[str, Any]]
     engine: EngineChoice
+    #: Additive explanations over the compiled engine, or None with the reason in `explanations_unavailable`.
+    attribution: ModelAttribution | None = None
+    explanations_unavailable: str = ""
     #: Seconds per startup stage (fetch, verify and load, warm-up, compile, check), for the startup output.
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -105,6 +109,9 @@ def load_served_model(settings: ServingSettings, *, store: Store | None = None) 
     if engine.name == "pipeline":
         _one_openmp_thread()
     logger.info("engine: %s (%s)", engine.name, engine.reason)
+    started = time.perf_counter()
+    attribution, unavailable = _attribution(engine, reference)
+    clock.timings["explanations"] = time.perf_counter() - started
     return ServedModel(
         snapshot=snapshot,
         store_description=store.description,
@@ -116,8 +123,21 @@ def load_served_model(settings: ServingSettings, *, store: Store | None = None) 
         reference=reference,
         examples=examples["rows"],
         engine=engine,
+        attribution=attribution,
+        explanations_unavailable=unavailable,
         timings=clock.timings,
     )
+
+
+def _attribution(engine: EngineChoice, reference: Reference) -> tuple[ModelAttribution | None, str]:
+    """Explanations walk the compiled engine's own trees and coefficients, so they need it to be the one serving."""
+    if not isinstance(engine.engine, CompiledModel):
+        why = f"explanations need the compiled engine, and this model is served through the pipeline ({engine.reason})"
+        return None, why
+    try:
+        return attribute_model(engine.engine, reference), ""
+    except UnsupportedModelError as error:
+        return None, f"explanations do not support {error}"
 
 
 class _Stopwatch:

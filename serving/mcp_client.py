@@ -51,9 +51,16 @@ def call_tool(url: str, tool: str, arguments: dict[str, Any], *, headers: dict[s
 
 def call_predict(url: str, house: dict[str, Any], *, headers: dict[str, str] | None = None) -> dict[str, Any]:
     """Price one house through the `predict` tool; raises ToolError with the tool's message if it refuses."""
-    result = call_tool(url, "predict", {"house": house}, headers=headers)
+    return call_for_dict(url, "predict", {"house": house}, headers=headers)
+
+
+def call_for_dict(
+    url: str, tool: str, arguments: dict[str, Any], *, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Call a tool that returns a dict; raises ToolError with the tool's message if it refuses."""
+    result = call_tool(url, tool, arguments, headers=headers)
     if result.isError:
         raise ToolError(" ".join(getattr(block, "text", "") for block in result.content) or "the tool failed")
     # Gradio's MCP server renders a dict result as its Python literal in one text block.
-    house_result: dict[str, Any] = ast.literal_eval(result.content[0].text)
-    return house_result
+    answer: dict[str, Any] = ast.literal_eval(result.content[0].text)
+    return answer

@@ -11,10 +11,11 @@ from typing import Any
 from modelrepo import Feature
 
 from . import validation
-from .errors import InputError, TooLargeError
+from .errors import ExplanationUnavailableError, InputError, TooLargeError
+from .explanation import explain_rows
 from .loader import ServedModel
 from .monitor import Monitor
-from .results import BatchEstimates, Estimate, new_request_id
+from .results import BatchEstimates, Estimate, ExplainedEstimate, new_request_id
 from .validation import Row, Validator, batch_range_warnings, observed_ranges
 
 __all__ = ["BatchEstimates", "Estimate", "Predictor", "new_request_id"]
@@ -46,6 +47,26 @@ class Predictor:
             raise result
         self.monitor.priced(surface, [row], [result], seconds=time.perf_counter() - started, batch=False)
         return result
+
+    def explain(self, raw: Mapping[str, Any], *, surface: str) -> ExplainedEstimate:
+        """Validate and price one house, with each feature's effect and the most comparable sales.
+
+        Raises:
+            InputError: a bad field. ExplanationUnavailableError: this model version cannot be explained.
+        """
+        started = time.perf_counter()
+        with self._refusals_counted(surface):
+            row = self.validator.row(raw)
+        return self.explain_row(row, surface=surface, started=started)
+
+    def explain_row(self, row: Row, *, surface: str, started: float | None = None) -> ExplainedEstimate:
+        attribution = self.served.attribution
+        if attribution is None:
+            self.monitor.rejected(surface, "unavailable")
+            raise ExplanationUnavailableError(self.served.explanations_unavailable)
+        estimate = self.predict_row(row, surface=surface, started=started)
+        (explanation,) = explain_rows(attribution, [row])
+        return ExplainedEstimate(estimate, explanation, [])
 
     def predict_batch(self, raws: Sequence[Any], *, surface: str) -> BatchEstimates:
         """Validate each row on its own; good rows are priced, bad rows keep their error (in order)."""
@@ -115,6 +136,8 @@ class Predictor:
             },
             "engine": served.engine.name,
             "engine_reason": served.engine.reason,
+            "explanations": served.attribution is not None,
+            "explanations_unavailable": served.explanations_unavailable or None,
             "max_batch_rows": self.validator.max_rows,
             "features": [_feature_info(feature) for feature in served.schema.by_importance()],
         }

@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .access import surface_of
 from .card_files import API_PREFIX, CardFiles
-from .errors import IndexUnavailableError, InputError, TooLargeError, UnknownRequestError
+from .errors import ExplanationUnavailableError, IndexUnavailableError, InputError, TooLargeError, UnknownRequestError
 from .predictor import Predictor
 from .results import Estimate
 from .telemetry import CONTENT_TYPE
@@ -39,6 +39,36 @@ class Prediction(BaseModel):
     request_id: str = Field(description="Send it back with the observed sale price to POST /api/v1/feedback.")
     warnings: list[str] = Field(
         default_factory=list, description="Inputs outside the training range: the estimate is an extrapolation."
+    )
+
+
+class Contribution(BaseModel):
+    feature: str
+    value: Any = Field(description="The house's value of the feature, as sent (or its training default).")
+    log_effect: float = Field(description="The feature's additive effect on the log price.")
+    percent: float = Field(description="The effect as a percentage of the price: 100 · (e^log_effect − 1).")
+    dollars: float = Field(
+        description="The effect in dollars, walking from base_price through the effects in this list's order."
+    )
+
+
+class Comparable(BaseModel):
+    sale_price: float = Field(description="What the house sold for, in dollars.")
+    sold: str | None = Field(description="Month of the sale, YYYY-MM.")
+    distance: float = Field(description="How different it is, in log-price units (see the README).")
+    features: dict[str, Any] = Field(description="The features an agent compares, as in the training data.")
+
+
+class ExplainedPrediction(Prediction):
+    base_log_price: float = Field(description="The model's average log price over its training data.")
+    base_price: float = Field(description="e^base_log_price, in dollars: where the effects start from.")
+    contributions: list[Contribution] = Field(
+        description="One per feature the model reads, largest effect first; base_log_price plus the sum of "
+        "log_effect is the log of price."
+    )
+    comparables: list[Comparable] = Field(
+        description="The most comparable training sales: same neighbourhood first, then by distance. Empty when "
+        "the model version was published without its training rows."
     )
 
 
@@ -104,10 +134,17 @@ def install_rest(app: FastAPI, predictor: Predictor, *, max_body_bytes: int, is_
     router = APIRouter(prefix=API_PREFIX, tags=["prediction"])
     errors: dict[int | str, dict[str, Any]] = {422: {"model": Problem}, 413: {"model": Problem}}
 
-    def predict(features: BaseModel, response: Response) -> dict[str, Any]:
+    def predict(features: BaseModel, response: Response, explain: bool = False) -> Any:
+        if explain:
+            return explained(features)
         estimate = predictor.predict_row(as_row(features), surface="rest")
         response.headers["X-Request-Id"] = estimate.request_id
         return estimate.as_dict()
+
+    def explained(features: BaseModel) -> Response:
+        result = predictor.explain_row(as_row(features), surface="rest")
+        headers = {"X-Request-Id": result.estimate.request_id}
+        return Response(_json(result.as_dict()), media_type="application/json", headers=headers)
 
     def price_body(body: bytes) -> Response:
         # The body is parsed and checked in one pass by pydantic-core into plain dicts (not json.loads, then
@@ -141,9 +178,23 @@ def install_rest(app: FastAPI, predictor: Predictor, *, max_body_bytes: int, is_
 
     # FastAPI reads the request models from the annotations: give it the classes generated from the schema.
     predict.__annotations__["features"] = house
-    router.post("/predict", response_model=Prediction, responses=errors, summary="Estimate the price of one house")(
-        predict
-    )
+    explained.__annotations__["features"] = house
+    unavailable: dict[int | str, dict[str, Any]] = {
+        501: {"model": Problem, "description": "This model version cannot be explained (see GET /api/v1/model)"}
+    }
+    router.post(
+        "/predict",
+        response_model=Prediction,
+        responses={**errors, **unavailable},
+        summary="Estimate the price of one house",
+        description="With `?explain=true` the answer is that of POST /api/v1/explain.",
+    )(predict)
+    router.post(
+        "/explain",
+        response_model=ExplainedPrediction,
+        responses={**errors, **unavailable},
+        summary="Estimate one house, with why (each feature's effect) and what similar houses sold for",
+    )(explained)
     router.post(
         "/predict/batch",
         response_model=BatchResult,
@@ -337,6 +388,10 @@ def _install_error_handlers(
     @app.exception_handler(UnknownRequestError)
     async def unknown_request(_: Request, error: UnknownRequestError) -> JSONResponse:
         return _problem(404, [str(error)], version)
+
+    @app.exception_handler(ExplanationUnavailableError)
+    async def not_explainable(_: Request, error: ExplanationUnavailableError) -> JSONResponse:
+        return _problem(501, [str(error)], version)
 
     @app.exception_handler(IndexUnavailableError)
     async def index_unavailable(_: Request, error: IndexUnavailableError) -> JSONResponse:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import InputError
+from .explanation import Explanation
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,18 @@ class Estimate:
             "request_id": self.request_id,
             "warnings": list(self.warnings),
         }
+
+
+@dataclass(frozen=True)
+class ExplainedEstimate:
+    """An estimate with why (the feature effects) and what similar houses sold for: one response on every surface."""
+
+    estimate: Estimate
+    explanation: Explanation
+    comparables: list[dict[str, Any]]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.estimate.as_dict(), **self.explanation.as_dict(), "comparables": self.comparables}
 
 
 @dataclass(frozen=True)

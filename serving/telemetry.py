@@ -30,7 +30,7 @@ class ServingMetrics:
         self.requests = Counter(
             f"{PREFIX}_requests",
             "Prediction and feedback requests by surface (rest, gradio_api, mcp, ui) and outcome "
-            "(ok, invalid, too_large, unauthorized, not_found, error).",
+            "(ok, invalid, too_large, unauthorized, not_found, unavailable, error).",
             ["surface", "outcome"],
             registry=r,
         )

@@ -21,7 +21,7 @@ import pandas as pd
 from modelrepo import Feature, FeatureKind
 
 from .card_files import API_PREFIX, card_image_names
-from .errors import IndexUnavailableError, InputError, TooLargeError, UnknownRequestError
+from .errors import ExplanationUnavailableError, IndexUnavailableError, InputError, TooLargeError, UnknownRequestError
 from .monitoring_tab import monitoring_tab
 from .predictor import Estimate, Predictor
 
@@ -309,6 +309,20 @@ def _api_endpoints(predictor: Predictor) -> None:
         """
         return _call(predictor.predict, house, surface=_api_surface(request)).as_dict()
 
+    def explain(house: dict[str, Any], request: gr.Request) -> dict[str, Any]:
+        """Estimate one house and say why: each feature's effect on the price, and what similar houses sold for.
+
+        Args:
+            house: features by name, as for predict.
+
+        Returns:
+            the fields of predict, plus base_log_price and base_price (the model's average house), contributions
+            (one per feature, largest first: feature, value, log_effect, percent, dollars; base_log_price plus the
+            sum of log_effect is the log of price) and comparables (training sales: sale_price, sold, distance,
+            features).
+        """
+        return _call(predictor.explain, house, surface=_api_surface(request)).as_dict()
+
     def predict_batch(houses: list[dict[str, Any]], request: gr.Request) -> list[dict[str, Any]]:
         """Estimate many houses at once; a bad row gets an error message and the others are still priced.
 
@@ -346,7 +360,7 @@ def _api_endpoints(predictor: Predictor) -> None:
 
     # Not queued: MCP then calls them in process, with the caller's own (token-checked) request, instead of
     # through a loopback client that could not carry the API token; every call still passes the predictor's limits.
-    for function in (predict, predict_batch, model_info, feedback, drift):
+    for function in (predict, explain, predict_batch, model_info, feedback, drift):
         gr.api(function, api_name=function.__name__, queue=False)
 
 
@@ -354,5 +368,11 @@ def _call(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Run a serving function and show its input errors as a message a person understands."""
     try:
         return function(*args, **kwargs)
-    except (InputError, TooLargeError, UnknownRequestError, IndexUnavailableError) as error:
+    except (
+        InputError,
+        TooLargeError,
+        UnknownRequestError,
+        IndexUnavailableError,
+        ExplanationUnavailableError,
+    ) as error:
         raise gr.Error(str(error), print_exception=False) from None

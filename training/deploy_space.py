@@ -88,7 +88,7 @@ def stage_space(destination: Path, *, model_repo: str) -> list[str]:
 
 
 #: The tools the Space must offer over MCP (the Gradio API endpoints, one each).
-MCP_TOOLS = ("predict", "predict_batch", "model_info", "feedback", "drift")
+MCP_TOOLS = ("predict", "explain", "predict_batch", "model_info", "feedback", "drift")
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,9 @@ CHECKED_SKLEARN = ((1, 9), (1, 10))
 
 #: `HistGradientBoostingRegressor` internals, and what each one holds:
 #: - `_predictors`: one list per boosting iteration of `TreePredictor`s; `TreePredictor.nodes` is a structured
-#:   array (`value`, `feature_idx`, `num_threshold`, `missing_go_to_left`, `left`, `right`, `is_leaf`,
-#:   `is_categorical`, `bitset_idx`) and `TreePredictor.raw_left_cat_bitsets` the categories sent left, per split.
+#:   array (`value`, `count` (training rows reaching the node), `feature_idx`, `num_threshold`,
+#:   `missing_go_to_left`, `left`, `right`, `is_leaf`, `is_categorical`, `bitset_idx`) and
+#:   `TreePredictor.raw_left_cat_bitsets` the categories sent left, per split.
 #: - `_baseline_prediction`: the constant the sum of the trees starts from, shape (1, 1) for one target.
 #: - `_preprocessor`: the ColumnTransformer that re-encodes categorical columns before the trees (None when
 #:   the model has no categorical features).
@@ -32,6 +33,7 @@ CHECKED_SKLEARN = ((1, 9), (1, 10))
 PRIVATE_HGB_ATTRIBUTES = ("_predictors", "_baseline_prediction", "_preprocessor", "_bin_mapper", "_loss")
 NODE_FIELDS = (
     "value",
+    "count",
     "feature_idx",
     "num_threshold",
     "missing_go_to_left",

@@ -63,6 +63,7 @@ class TreePart:
     left: np.ndarray  # (nodes,) next node when a node's answer is "left"; a leaf points to itself
     right: np.ndarray
     value: np.ndarray  # (nodes,) leaf values (0 for internal nodes)
+    count: np.ndarray  # (nodes,) training rows that reached each node (for explanations, not predictions)
     internal_ids: np.ndarray  # node id of each internal node
     depth: int
     # The distinct split tests ("deciders"): a node is decided by one of them, and many nodes share one (the
@@ -76,6 +77,7 @@ class TreePart:
     node_decider: np.ndarray  # (internal nodes,) the decider of each internal node
     packing: np.ndarray | None  # (trees × 8,) decider at each (tree, bit), the last always-false one for padding
     leaf_table: np.ndarray | None  # (trees × 256,) the leaf value each byte of answers leads to
+    node_bit: np.ndarray | None  # (nodes,) the bit of its tree's byte that holds a node's answer (-1: a leaf)
 
     def predict(self, numbers: np.ndarray, slots: np.ndarray) -> np.ndarray:
         out = np.empty(len(numbers), dtype=np.float64)
@@ -126,14 +128,19 @@ class TreePart:
         return out
 
     def _leaf_values(self, numbers: np.ndarray, slots: np.ndarray) -> np.ndarray:
-        if self.packing is not None and self.leaf_table is not None:
-            answers = self._decisions(numbers, slots).take(self.packing, axis=1)  # (rows, trees × 8), C order
-            # A tree's eight answers are eight 0/1 bytes: read them as one little-endian integer and gather byte k
-            # into bit k with one multiplication (the same bits as np.packbits(..., bitorder="little"), 20× faster).
-            eight = answers.view(np.uint64)
-            codes = (eight * _GATHER_BYTES) >> np.uint64(56)
-            return self.leaf_table.take(codes.astype(np.intp) + self._table_offsets)
+        if self.leaf_table is not None:
+            return self.leaf_table.take(self.codes(numbers, slots) + self._table_offsets)
         return self.value.take(self._walk(self._node_decisions(numbers, slots)))
+
+    def codes(self, numbers: np.ndarray, slots: np.ndarray) -> np.ndarray:
+        """(rows, trees): each tree's answers packed into one byte (bit k: the answer of the split at bit k)."""
+        assert self.packing is not None, "trees with more than eight splits have no byte of answers"
+        answers = self._decisions(numbers, slots).take(self.packing, axis=1)  # (rows, trees × 8), C order
+        # A tree's eight answers are eight 0/1 bytes: read them as one little-endian integer and gather byte k
+        # into bit k with one multiplication (the same bits as np.packbits(..., bitorder="little"), 20× faster).
+        eight = answers.view(np.uint64)
+        codes: np.ndarray = ((eight * _GATHER_BYTES) >> np.uint64(56)).astype(np.intp)
+        return codes
 
     @functools.cached_property
     def _table_offsets(self) -> np.ndarray:
@@ -220,7 +227,9 @@ def compile_trees(pipeline: Pipeline, layout: InputLayout) -> TreePart:
         slot_shift.append(start - layout.categorical[column].offset)
         start += len(table)
     always_false = len(numeric_deciders) + len(slot_deciders)
-    packing, leaf_table = _leaf_tables(internal_ids, node_decider, always_false, owner, starts, left, right, nodes)
+    packing, leaf_table, node_bit = _leaf_tables(
+        internal_ids, node_decider, always_false, owner, starts, left, right, nodes
+    )
     routed = np.array([column for column, _ in numeric_deciders], dtype=np.intp)
     return TreePart(
         baseline=baseline,
@@ -228,6 +237,7 @@ def compile_trees(pipeline: Pipeline, layout: InputLayout) -> TreePart:
         left=left,
         right=right,
         value=np.where(leaf, nodes["value"], 0.0).astype(np.float64),
+        count=nodes["count"].astype(np.float64),
         internal_ids=internal_ids,
         depth=max(int(tree.nodes["depth"].max()) for tree in trees),
         number_columns=routed,
@@ -239,6 +249,7 @@ def compile_trees(pipeline: Pipeline, layout: InputLayout) -> TreePart:
         node_decider=node_decider,
         packing=packing,
         leaf_table=leaf_table,
+        node_bit=node_bit,
     )
 
 
@@ -251,8 +262,9 @@ def _leaf_tables(
     left: np.ndarray,
     right: np.ndarray,
     nodes: np.ndarray,
-) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """For trees of at most eight splits: the decider at each bit of its tree's byte, and each byte's leaf value."""
+) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """For trees of at most eight splits: the decider at each bit of its tree's byte, each byte's leaf value, and
+    the bit of each node."""
     trees = len(starts)
     bit = np.full(len(nodes), -1, dtype=np.intp)
     packing = np.full(trees * 8, always_false, dtype=np.intp)  # padding reads the always-false decider
@@ -260,7 +272,7 @@ def _leaf_tables(
     for node, decider in zip(internal_ids, node_decider, strict=True):
         tree = owner[node]
         if used[tree] == 8:
-            return None, None  # a tree with more splits: walk level by level instead
+            return None, None, None  # a tree with more splits: walk level by level instead
         bit[node] = used[tree]
         packing[tree * 8 + used[tree]] = decider
         used[tree] += 1
@@ -270,7 +282,7 @@ def _leaf_tables(
     for _ in range(int(nodes["depth"].max())):
         answer = (codes >> np.maximum(bit[cur], 0)) & 1
         cur = np.where(leaf[cur], cur, np.where(answer == 1, left[cur], right[cur]))
-    return packing, nodes["value"][cur].astype(np.float64).ravel()
+    return packing, nodes["value"][cur].astype(np.float64).ravel(), bit
 
 
 def _slot_answers(

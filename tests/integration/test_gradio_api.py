@@ -19,7 +19,7 @@ def client(live_app: LiveApp) -> Client:
 
 def test_only_the_named_endpoints_are_public(client: Client) -> None:
     endpoints = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert endpoints == {"/predict", "/predict_batch", "/model_info", "/feedback", "/drift"}
+    assert endpoints == {"/predict", "/explain", "/predict_batch", "/model_info", "/feedback", "/drift"}
 
 
 def test_predict_one_house(client: Client, production: Snapshot) -> None:
