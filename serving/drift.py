@@ -78,6 +78,13 @@ class Bin:
     live: float
 
 
+@dataclass(frozen=True)
+class BinCount:
+    label: str
+    training: float  # the share of training rows in the bin
+    rows: int  # rows of the window in the bin
+
+
 class DriftMonitor:
     """A sliding window of the most recent rows and prices, compared with the training profile on demand."""
 
@@ -125,6 +132,36 @@ class DriftMonitor:
         training = [*profile.frequencies, profile.missing]
         current = [*live_profile.frequencies, live_profile.missing]
         return [Bin(label, t, c) for label, t, c in zip(labels, training, current, strict=True)]
+
+    def bin_counts(self) -> dict[str, list[BinCount]]:
+        """Per feature (and `prediction`), the window's rows in each training bin: what replicas export so that a
+        fleet's PSI is the PSI of their summed counts (one replica's shares cannot be averaged into it)."""
+        with self._lock:
+            window = list(self._rows)
+        counts: dict[str, list[BinCount]] = {}
+        for name, categorical in self.reference.categorical.items():
+            expected = categorical.frequencies
+            known = [key for key in expected if key not in (MISSING, OTHER)]
+            values = [row.get(name) for row, _ in window]
+            shares = category_profile(values, known).frequencies
+            counts[name] = [
+                BinCount(key, share, round(shares.get(key, 0.0) * len(window))) for key, share in expected.items()
+            ]
+        numeric = {
+            name: (profile, [row.get(name) for row, _ in window]) for name, profile in self.reference.numeric.items()
+        }
+        numeric[PREDICTION] = (self.reference.prediction, [price for _, price in window])
+        for name, (profile, values) in numeric.items():
+            array = _floats(values)
+            present = array[np.isfinite(array)]
+            inside = np.bincount(
+                np.searchsorted(np.asarray(profile.edges), present, side="left"), minlength=len(profile.edges) + 1
+            )
+            labels = [*_bin_labels(profile.edges), "missing"]
+            training = [*profile.frequencies, profile.missing]
+            live = [*inside.tolist(), int(array.size - present.size)]
+            counts[name] = [BinCount(label, t, int(c)) for label, t, c in zip(labels, training, live, strict=True)]
+        return counts
 
     def _scores(self, window: list[tuple[Row, float]]) -> dict[str, float]:
         scores: dict[str, float] = {}

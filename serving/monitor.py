@@ -25,13 +25,12 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+
 class Monitor:
     def __init__(self, served: ServedModel, settings: ServingSettings) -> None:
         self.metrics = ServingMetrics()
         self._closed, self._close_lock = False, threading.Lock()
-        self.metrics.model.info(
-            {"version": served.version, "commit": served.commit, "source": served.public_source}
-        )
+        self.metrics.model.info({"version": served.version, "commit": served.commit, "source": served.public_source})
         self.metrics.engine.info({"engine": served.engine.name, "reason": served.engine.reason})
         self.drift = DriftMonitor(served.reference, served.schema, window=settings.drift_window)
         self.mirror = _mirror(settings, self.metrics) if settings.log_repo else None
@@ -103,6 +102,10 @@ class Monitor:
 
     def render_metrics(self) -> bytes:
         self.drift_report()  # drift gauges are computed when scraped, not on every request
+        for feature, bins in self.drift.bin_counts().items():
+            for item in bins:
+                self.metrics.drift_bin_rows.labels(feature=feature, bin=item.label).set(item.rows)
+                self.metrics.drift_training_share.labels(feature=feature, bin=item.label).set(item.training)
         return self.metrics.render()
 
     def close(self) -> None:

@@ -16,6 +16,7 @@ import json
 import logging
 import sqlite3
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -28,6 +29,7 @@ import orjson
 from .errors import IndexUnavailableError, UnknownRequestError
 from .request_index import FILE_NAME as INDEX_FILE
 from .request_index import RequestIndex
+from .results import issued_at
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +37,8 @@ PREDICTIONS = "predictions"
 FEEDBACK = "feedback"
 _KNOWN_IDS = 100_000  # requests whose ids are kept in memory for feedback; older ones are looked up in the index
 _INDEX_WAIT_SECONDS = 10.0  # how long a lookup at start waits for the writer to open and catch up the index
+_CLOCK_SKEW_SECONDS = 1.0  # replicas' clocks may differ by this much
+_RECHECKS = 4  # feedback requests that may wait for another replica's writer at once
 _NONE: frozenset[int] = frozenset()
 _SINGLE = (0, _NONE)
 
@@ -55,10 +59,13 @@ class PredictionLog:
         max_pending: int = 100_000,
     ) -> None:
         self.folder = folder
-        self.run_id = f"{utc_now():%H%M%S}-{uuid.uuid4().hex[:6]}"
+        self.run_id = f"{utc_now():%H%M%S}-{uuid.uuid4().hex[:12]}"  # replicas sharing a folder never collide
         self._on_write_failure, self._file_lock = on_write_failure, lock or threading.Lock()
         self._on_drop = on_drop
         self._flush_seconds, self._max_pending = flush_seconds, max_pending
+        #: How long after pricing another replica's writer may take to index an id (two of its flushes).
+        self.recent_seconds = max(2.0, 3 * flush_seconds)
+        self._rechecks = threading.BoundedSemaphore(_RECHECKS)
         self._pending: deque[tuple[str, dict[str, Any]]] = deque()
         # Request ids for feedback, one small entry per request (about 120 bytes): a batch's rows
         # (`<batch id>-<row>`) share one, (highest row, rows not priced); every single prediction shares _SINGLE.
@@ -120,7 +127,7 @@ class PredictionLog:
         index = self._index
         if index is not None:
             try:
-                return index.knows(request_id)
+                return index.knows(request_id) or self._written_by_another_replica(index, request_id)
             except sqlite3.Error as error:
                 self._index_problem = str(error)
         raise IndexUnavailableError(
@@ -128,6 +135,23 @@ class PredictionLog:
             f"{self.folder / INDEX_FILE} cannot be read ({self._index_problem or 'not opened yet'}); "
             "retry later, and check that the prediction log folder is writable"
         )
+
+    def _written_by_another_replica(self, index: RequestIndex, request_id: str) -> bool:
+        """Replicas that share the log folder share the index, but each writes its ids a moment after pricing:
+        an id issued in the last `recent_seconds` may still be on its way, so look once more when it is due.
+        Older ids (and ids of another form) are answered at once; at most `_RECHECKS` requests wait at a time,
+        so a flood of made-up recent ids costs the server waiting threads, never all of them."""
+        issued = issued_at(request_id)
+        now = time.time()
+        if issued is None or not now - self.recent_seconds <= issued <= now + _CLOCK_SKEW_SECONDS:
+            return False
+        if not self._rechecks.acquire(blocking=False):
+            return False
+        try:
+            time.sleep(max(0.0, issued + self.recent_seconds - now))
+            return index.knows(request_id)
+        finally:
+            self._rechecks.release()
 
     def flush(self) -> bool:
         """Write everything queued now; True when nothing is left in memory."""

@@ -102,21 +102,25 @@ class DayReport:
         return asdict(self) | {"figures": figures} | verdict
 
 
-def read_log(folder: Path, *, since: str | None = None) -> tuple[list[Record], list[Record], int]:
+def read_log(folder: Path | Sequence[Path], *, since: str | None = None) -> tuple[list[Record], list[Record], int]:
     """Predictions, feedback, and the count of unreadable lines (a crash can cut the last one), at any depth
-    under `folder`: a Hub copy may sit in subfolders. Files named for days before `since` are not read (feedback
-    always comes after its prediction, so its files can be skipped the same way).
+    under `folder` (or each of several: one per replica whose logs were kept apart): a Hub copy may sit in
+    subfolders. Replicas name their files after their own runs, so the files join without clashing, and a
+    feedback record finds its prediction whichever replica priced it. Files named for days before `since` are not
+    read (feedback always comes after its prediction, so its files can be skipped the same way).
 
     Raises:
         LogNotFoundError: no prediction file at all, which means the wrong folder rather than a quiet day.
     """
-    files = sorted(folder.rglob(f"{PREDICTIONS}-*.jsonl")) if folder.is_dir() else []
+    folders = [folder] if isinstance(folder, Path) else list(folder)
+    files = sorted(path for root in folders if root.is_dir() for path in root.rglob(f"{PREDICTIONS}-*.jsonl"))
     if not files:
+        shown = ", ".join(str(root.resolve()) for root in folders)
         raise LogNotFoundError(
-            f"No prediction log in {folder.resolve()} (no {PREDICTIONS}-*.jsonl files): point --logs "
+            f"No prediction log in {shown} (no {PREDICTIONS}-*.jsonl files): point --logs "
             "(PREDICTION_LOG_DIR) at the app's log folder, or --log-repo at its Hub dataset."
         )
-    feedback_files = sorted(folder.rglob(f"{FEEDBACK}-*.jsonl"))
+    feedback_files = sorted(path for root in folders if root.is_dir() for path in root.rglob(f"{FEEDBACK}-*.jsonl"))
     if since:  # `predictions-2026-11-24-<run>.jsonl` holds only that day's records
         files, feedback_files = (
             [p for p in paths if p.name.split("-", 1)[1][:10] >= since] for paths in (files, feedback_files)
@@ -254,7 +258,12 @@ def _with_quality(report: DayReport, pairs: list[tuple[float, float]], metrics: 
 
 
 def build_reports(
-    folder: Path, store: Store, *, revision: str | None = None, since: str | None = None, top: int = 5
+    folder: Path | Sequence[Path],
+    store: Store,
+    *,
+    revision: str | None = None,
+    since: str | None = None,
+    top: int = 5,
 ) -> tuple[list[DayReport], int]:
     """The whole report from a log folder; also returns the count of unreadable lines skipped."""
     predictions, feedback, bad = read_log(folder, since=since)
@@ -317,7 +326,14 @@ def parse_args(argv: Sequence[str] | None, settings: ServingSettings) -> argpars
     parser = argparse.ArgumentParser(
         prog="python -m serving.report", description=__doc__.splitlines()[0], epilog=f"Rules: {RULE}."
     )
-    parser.add_argument("--logs", type=Path, default=settings.log_dir, help="log folder (env PREDICTION_LOG_DIR)")
+    parser.add_argument(
+        "--logs",
+        type=Path,
+        nargs="+",
+        default=[settings.log_dir],
+        metavar="DIR",
+        help="log folder (env PREDICTION_LOG_DIR), or one per replica: their logs are joined",
+    )
     parser.add_argument("--log-repo", metavar="OWNER/NAME", help="download the log from this Hub dataset first")
     parser.add_argument("--registry", type=Path, default=settings.registry, help="local registry (env MODEL_REGISTRY)")
     parser.add_argument("--repo", default=settings.model_repo, help="Hub model repo (env MODEL_REPO)")
@@ -352,7 +368,7 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
         return EXIT_NO_LOG
     if bad:
         print(f"warning: skipped {bad} unreadable log lines", file=sys.stderr)
-    source = f"Hub dataset {args.log_repo}" if args.log_repo else str(args.logs.resolve())
+    source = f"Hub dataset {args.log_repo}" if args.log_repo else ", ".join(str(p.resolve()) for p in args.logs)
     if args.json:
         payload = {"source": source, "rule": RULE, "days": [report.as_dict() for report in reports]}
         print(json.dumps(payload, indent=2, ensure_ascii=False))

@@ -70,6 +70,20 @@ class ServingMetrics:
             registry=r,
         )
         self.drift_window = Gauge(f"{PREFIX}_drift_window_rows", "Rows in the drift window.", registry=r)
+        # A fleet's PSI is not the mean of its replicas' PSIs: it is the PSI of their summed bin counts against
+        # the training shares (monitoring/alerts.yml records it as house_price:drift_psi:fleet).
+        self.drift_bin_rows = Gauge(
+            f"{PREFIX}_drift_window_bin_rows",
+            "Rows of the drift window in each training bin of each feature (and `prediction`); sum over replicas.",
+            ["feature", "bin"],
+            registry=r,
+        )
+        self.drift_training_share = Gauge(
+            f"{PREFIX}_drift_training_share",
+            "Share of the training rows in each bin of each feature (the same on every replica of a version).",
+            ["feature", "bin"],
+            registry=r,
+        )
         self.model = Info(f"{PREFIX}_model", "The served model version, its commit and where it came from.", registry=r)
         self.engine = Info(
             f"{PREFIX}_engine",

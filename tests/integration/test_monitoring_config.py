@@ -79,7 +79,21 @@ _RANGES = re.compile(r"\[[^\[\]]*\]")
 _GROUPING = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^()]*\)")
 _VARIABLES = re.compile(r"\$\{[^}]*\}|\$\w+")
 _TOKENS = re.compile(r"\d[\w.]*|([A-Za-z_:][\w:]*)(\s*\()?")
-_KEYWORDS = {"and", "or", "unless", "bool", "offset", "inf", "nan", "by", "without", "on", "ignoring"}
+_KEYWORDS = {
+    "and",
+    "or",
+    "unless",
+    "bool",
+    "offset",
+    "inf",
+    "nan",
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+}
 
 
 def metric_names(expr: str) -> set[str]:
@@ -135,18 +149,30 @@ def test_dashboard_is_a_grafana_dashboard(dashboard: dict[str, Any]) -> None:
         assert panel["type"] == "row" or refs, f"panel {panel['title']!r} has no query"
 
 
-def test_every_dashboard_query_selects_series_the_app_exports(dashboard: dict[str, Any], series: set[str]) -> None:
+def recorded(rules: list[dict[str, Any]]) -> dict[str, set[str]]:
+    """Series that Prometheus records from the app's (monitoring/alerts.yml), with the series each one reads."""
+    return {rule["record"]: metric_names(rule["expr"]) for rule in rules if "record" in rule}
+
+
+def test_every_dashboard_query_selects_series_the_app_exports(
+    dashboard: dict[str, Any], series: set[str], rules: list[dict[str, Any]]
+) -> None:
     unknown = {}
     for title, expr in queries(dashboard):
         names = metric_names(expr)
         assert names, f"{title}: no metric in {expr!r}"
-        if names - series:
-            unknown[title] = sorted(names - series)
+        if names - series - set(recorded(rules)):
+            unknown[title] = sorted(names - series - set(recorded(rules)))
     assert not unknown, f"the app does not export these series: {unknown}"
 
 
-def test_every_app_metric_is_on_the_dashboard(dashboard: dict[str, Any], exported: dict[str, set[str]]) -> None:
+def test_every_app_metric_is_on_the_dashboard(
+    dashboard: dict[str, Any], exported: dict[str, set[str]], rules: list[dict[str, Any]]
+) -> None:
     used = set().union(*(metric_names(expr) for _, expr in queries(dashboard)))
+    records = recorded(rules)
+    for _ in records:  # a recorded series on a panel uses what its rule reads (rules may read other records)
+        used |= set().union(set(), *(reads for name, reads in records.items() if name in used))
     missing = sorted(name for name, names in exported.items() if name.startswith("house_price_") and not names & used)
     assert not missing, f"exported but on no panel (keep serving/telemetry.py and the dashboard in step): {missing}"
 
@@ -201,14 +227,19 @@ def test_prometheus_scrapes_the_app_and_loads_the_alerts(prometheus: dict[str, A
 
 
 def test_alert_rules_query_series_the_app_exports(rules: list[dict[str, Any]], series: set[str]) -> None:
-    names = {rule["alert"] for rule in rules}
+    alerts = [rule for rule in rules if "alert" in rule]
+    names = {rule["alert"] for rule in alerts}
     assert {"HousePriceAppDown", "HousePriceHighErrorRatio", "HousePriceDrift", "HousePriceLogWriteFailures"} <= names
+    known = series | PROMETHEUS_SERIES | set(recorded(rules))
     for rule in rules:
-        assert rule["labels"]["severity"] in {"warning", "critical"} and rule["annotations"]["summary"], rule["alert"]
+        name = rule.get("alert") or rule["record"]
+        if "alert" in rule:
+            assert rule["labels"]["severity"] in {"warning", "critical"} and rule["annotations"]["summary"], name
         used = metric_names(rule["expr"])
-        assert used and used <= series | PROMETHEUS_SERIES, f"{rule['alert']}: {sorted(used - series)}"
-        assert set(re.findall(r'\bjob="([^"]*)"', rule["expr"])) <= {JOB}, rule["alert"]
-    (drift,) = (rule for rule in rules if rule["alert"] == "HousePriceDrift")
+        assert used and used <= known, f"{name}: {sorted(used - known)}"
+        assert set(re.findall(r'\bjob="([^"]*)"', rule["expr"])) <= {JOB}, name
+    assert "HousePriceFleetDrift" in names and "house_price:drift_psi:fleet" in recorded(rules)
+    (drift,) = (rule for rule in alerts if rule["alert"] == "HousePriceDrift")
     assert drift["expr"] == f"house_price_drift_psi > {DRIFT_THRESHOLD}" and drift["for"] == "30m"
 
 

@@ -66,3 +66,22 @@ def test_the_window_slides_and_the_plot_compares_shares(replay: tuple) -> None:
     assert np.isclose(sum(b.live for b in bins), 1.0) and np.isclose(sum(b.training for b in bins), 1.0)
     categories = monitor.distribution("Neighborhood")
     assert np.isclose(sum(b.live for b in categories), 1.0)
+
+
+def test_a_fleets_psi_is_the_psi_of_its_replicas_summed_bin_counts(replay: tuple) -> None:
+    from modelrepo.reference import population_stability_index
+
+    rows = replay[2]
+    shifted = [{**row, "Gr Liv Area": round(row["Gr Liv Area"] * 1.5)} for row in rows[:300]]
+    first, second = _monitor(replay, rows[300:700]), _monitor(replay, shifted)  # one replica sees the shift
+    together = _monitor(replay, rows[300:700] + shifted)
+    expected = {item.feature: item.psi for item in together.report().features}
+    counts = [first.bin_counts(), second.bin_counts()]
+    assert set(counts[0]) == set(expected)
+    for feature, bins in counts[0].items():
+        summed = np.add([b.rows for b in bins], [b.rows for b in counts[1][feature]])
+        assert sum(summed) == 700
+        fleet = population_stability_index([b.training for b in bins], summed / summed.sum())
+        assert fleet == pytest.approx(expected[feature], abs=1e-12), feature
+    averaged = np.mean([{i.feature: i.psi for i in m.report().features}["Gr Liv Area"] for m in (first, second)])
+    assert abs(averaged - expected["Gr Liv Area"]) > 0.05  # why replicas export counts, not their PSI

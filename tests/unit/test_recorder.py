@@ -165,3 +165,25 @@ def test_an_unreadable_index_is_a_retryable_error_not_an_unknown_id(tmp_path: Pa
     assert log.knows("earlierrun") is False and log.knows("thisrun")
     assert log.close()
     assert PredictionLog(blocker, flush_seconds=30).knows("thisrun")
+
+
+def test_replicas_sharing_a_folder_know_each_others_ids_even_just_after_pricing(tmp_path: Path) -> None:
+    import time
+    import uuid
+
+    from serving.results import issued_at, new_request_id
+
+    first, second = PredictionLog(tmp_path, flush_seconds=0.3), PredictionLog(tmp_path, flush_seconds=0.3)
+    request_id = new_request_id()
+    assert uuid.UUID(request_id).version == 7 and abs(issued_at(request_id) - time.time()) < 1
+    first.predictions([_record(request_id)])
+    assert second.knows(request_id)  # not yet indexed by the first one's writer: the second waits for it
+    made_up = new_request_id()  # recent, but never priced: a bounded wait, then no
+    started = time.monotonic()
+    assert not second.knows(made_up)
+    assert time.monotonic() - started < second.recent_seconds + 1
+    started = time.monotonic()
+    assert not second.knows(uuid.uuid4().hex)  # an id without a time: answered at once
+    assert time.monotonic() - started < 0.2
+    assert first.close() and second.close()
+    assert len({path.name for path in tmp_path.glob("predictions-*.jsonl")}) == 1
