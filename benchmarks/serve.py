@@ -5,11 +5,12 @@ python benchmarks/serve.py [--registry ./registry] [--requests 300] [--gradio-re
 
 Needs a model in the registry (`python -m training`). In one run it measures, on this machine:
 - in process: `Predictor.predict` (validation, the engine and the monitoring every request pays for) and a
-  1,000-row `price_batch`, with the pipeline engine and with the compiled engine;
+  1,000-row `price_batch`, with the pipeline engine and with the compiled engine; with the compiled engine also
+  `Predictor.explain` (a price with every feature's effect and the comparable sales) and the explanation alone;
 - the real app (`python app.py` on a free loopback port, as the tests start it) once per engine
-  (`PREDICTION_ENGINE=pipeline`, then `compiled`): REST single rows, gradio_client, 8 concurrent REST clients,
-  1,000-row REST batches, cold start to /health/ready with the app's own breakdown, memory after start; with
-  the compiled engine also the memory growth over `--growth-requests` more requests;
+  (`PREDICTION_ENGINE=pipeline`, then `compiled`): REST single rows (and `/api/v1/explain`), gradio_client,
+  8 concurrent REST clients, 1,000-row REST batches, cold start to /health/ready with the app's own breakdown,
+  memory after start; with the compiled engine also the memory growth over `--growth-requests` more requests;
 - the transport floors: a bare FastAPI app and a bare `gr.api` app that answer a fixed price
   (`benchmarks/floors.py`), measured by the same clients.
 Every figure is also given as a ratio to the pipeline's in-process p50 (the first line), so that runs on a busy
@@ -103,7 +104,7 @@ def _predictors(served: Any, workdir: Path, max_rows: int) -> dict[str, Predicto
     from serving.monitor import Monitor
 
     pipeline = EngineChoice(PipelineEngine(served.model, served.schema), "pipeline", "benchmark")
-    variants = {"pipeline": dataclasses.replace(served, engine=pipeline), "compiled": served}
+    variants = {"pipeline": dataclasses.replace(served, engine=pipeline, attribution=None), "compiled": served}
     predictors = {}
     for name, variant in variants.items():
         settings = ServingSettings(registry=Path("registry"), log_dir=workdir / f"logs-in-process-{name}")
@@ -118,7 +119,16 @@ def _in_process(
     batches = _times(lambda: predictor.predict_batch(batch, surface="rest"), args.batch_repeats, warm_up=1)
     price = predictor.predict(example, surface="rest").price
     print(f"in process, {engine} engine: {len(singles)} single rows, {len(batches)} batches", flush=True)
-    return {"in_single": singles, "in_batch": batches, "price": price}
+    explained: list[float] = []
+    alone: list[float] = []
+    if predictor.served.attribution is not None:  # the compiled engine: explanations walk its trees
+        from serving.explanation import explain_rows
+
+        explained = _times(lambda: predictor.explain(example, surface="rest"), args.requests)
+        row, attribution = predictor.validator.row(example), predictor.served.attribution
+        alone = _times(lambda: explain_rows(attribution, [row]), args.requests)
+        print(f"in process, {engine} engine: {len(explained)} explained rows", flush=True)
+    return {"in_single": singles, "in_batch": batches, "price": price, "in_explain": explained, "explain": alone}
 
 
 def _stages(predictor: Predictor, example: dict[str, Any], args: argparse.Namespace) -> dict[str, float]:
@@ -185,8 +195,10 @@ class _floor_server:  # noqa: N801 (used as a context manager, like a function)
         self.process.wait(timeout=20)
 
 
-def _post(url: str, example: dict[str, Any], client: httpx.Client | None = None) -> float:
-    response = (client or _shared_client(url)).post("/api/v1/predict", json=example)
+def _post(
+    url: str, example: dict[str, Any], client: httpx.Client | None = None, *, path: str = "/api/v1/predict"
+) -> float:
+    response = (client or _shared_client(url)).post(path, json=example)
     response.raise_for_status()
     return float(response.json()["price"])
 
@@ -313,7 +325,11 @@ def _measure_app(
             raise RuntimeError(f"batch of {len(batch)} rows: HTTP {response.status_code}: {response.text[:300]}")
 
     batch_times = _times(batch_call, args.batch_repeats, warm_up=1)
+    explain_times: list[float] = []
+    if _shared_client(url).post("/api/v1/explain", json=example).status_code == 200:
+        explain_times = _times(lambda: _post(url, example, path="/api/v1/explain"), args.requests)
     return {
+        "explain_rest": explain_times,
         "rest": rest_times,
         "gradio": gradio_times,
         "throughput": throughput,
@@ -407,6 +423,9 @@ def _report(args: argparse.Namespace, results: dict[str, dict[str, Any]], floors
         Line("in process, 1 row with validation and monitoring, p50", each(lambda r: p50(r["in_single"]))),
         Line("in process, 1 row with validation and monitoring, p99", each(lambda r: p99(r["in_single"]))),
         Line(f"in process, predict_batch of {rows}, median", each(lambda r: float(np.median(r["in_batch"])))),
+        Line("in process, 1 row explained (Predictor.explain), p50", each(lambda r: _p50_or_dash(r["in_explain"]))),
+        Line("in process, 1 row explained (Predictor.explain), p99", each(lambda r: _p99_or_dash(r["in_explain"]))),
+        Line("  of which the explanation alone, p50", each(lambda r: _p50_or_dash(r["explain"]))),
         Line("REST POST /api/v1/predict, 1 row, p50", each(lambda r: p50(r["rest"]), p50(floors["rest"]))),
         Line("REST POST /api/v1/predict, 1 row, p99", each(lambda r: p99(r["rest"]), p99(floors["rest"]))),
         Line(
@@ -416,6 +435,7 @@ def _report(args: argparse.Namespace, results: dict[str, dict[str, Any]], floors
         Line("  latency under that load, p50", each(lambda r: p50(r["loaded"]))),
         Line("  latency under that load, p99", each(lambda r: p99(r["loaded"]))),
         Line("  app CPU during that run (cores)", each(lambda r: f"{r['busy_cores']:.2f}")),
+        Line("REST POST /api/v1/explain, 1 row, p50", each(lambda r: _p50_or_dash(r["explain_rest"]))),
         Line(f"REST POST /api/v1/predict/batch, {rows}, median", each(lambda r: float(np.median(r["batch"])))),
         Line(f"REST POST /api/v1/predict/batch, {rows}, worst", each(lambda r: max(r["batch"]))),
         Line('gradio_client predict("/predict"), p50', each(lambda r: p50(r["gradio"]), p50(floors["gradio"]))),
@@ -450,6 +470,15 @@ def _report(args: argparse.Namespace, results: dict[str, dict[str, Any]], floors
         f"samples (each stage stops after {STAGE_BUDGET:g} s): {samples}; after {WARM_UP} warm-up calls (1 for"
         f" batches). Same price from both engines and every surface: ${price:,.2f}.\nat the end: {_load()}"
     )
+
+
+def _p50_or_dash(samples: list[float]) -> float | str:
+    """A percentile, or a dash where the engine does not offer the measure (the pipeline cannot explain)."""
+    return float(np.percentile(samples, 50)) if samples else "—"
+
+
+def _p99_or_dash(samples: list[float]) -> float | str:
+    return float(np.percentile(samples, 99)) if samples else "—"
 
 
 def _rate(throughput: tuple[int, float]) -> str:
