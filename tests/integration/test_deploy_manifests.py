@@ -38,7 +38,7 @@ COMPOSE = MONITORING / "docker-compose.yml"
 NGINX = MONITORING / "nginx.conf"
 PROMETHEUS = MONITORING / "prometheus.yml"
 EXAMPLE_SECRET = DEPLOY / "secret.example.yaml"
-KUBERNETES_VERSIONS = ("1.30", kubernetes_validate.latest_version())  # the oldest with preStop `sleep`, the newest
+KUBERNETES_VERSIONS = ("1.30", kubernetes_validate.latest_version())  # preStop `sleep` is on from 1.30
 PORT = ServingSettings().server_port
 
 # Set for the platform, not the app, each with who reads it.
