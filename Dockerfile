@@ -51,7 +51,7 @@ EXPOSE 7860
 
 # Ready once the model is verified, loaded and warmed up (a start takes ~10 s here, plus the download).
 HEALTHCHECK --interval=15s --timeout=10s --start-period=60s --retries=3 \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:7860/health/ready', timeout=5)"]
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health/ready' % os.environ.get('GRADIO_SERVER_PORT', '7860'), timeout=5)"]
 
 # On SIGTERM uvicorn answers the requests in flight and the app writes its prediction log (and its last push to
 # a Hub dataset, up to 30 s), then exits: give `docker stop` time (`--stop-timeout 60`); Kubernetes: deploy/.

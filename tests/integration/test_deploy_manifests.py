@@ -323,7 +323,10 @@ def test_the_image_serves_the_app_as_uid_1000_on_its_port() -> None:
     assert json.loads(last["ENTRYPOINT"])[0].endswith("tini")  # PID 1 forwards SIGTERM even during the start
     assert json.loads(last["CMD"]) == ["python", "app.py"]  # exec form: the app itself receives the signal
     healthcheck = last["HEALTHCHECK"]
-    assert f"127.0.0.1:{PORT}/health/ready" in healthcheck and "urllib.request" in healthcheck
+    assert "/health/ready" in healthcheck and "urllib.request" in healthcheck
+    command = json.loads(healthcheck.split(" CMD ", 1)[1])  # exec form, after the options
+    port = re.search(r"GRADIO_SERVER_PORT', '(\d+)'", command[-1])
+    assert command[:2] == ["python", "-c"] and port and int(port.group(1)) == PORT  # follows GRADIO_SERVER_PORT
     assert "curl" not in healthcheck and "wget" not in healthcheck  # neither is in the slim image
     env = dockerfile_env(DOCKERFILE)
     assert env["GRADIO_SERVER_NAME"] == "0.0.0.0" and int(env["GRADIO_SERVER_PORT"]) == PORT
