@@ -223,7 +223,9 @@ def test_prometheus_scrapes_the_app_and_loads_the_alerts(prometheus: dict[str, A
     (job,) = (job for job in prometheus["scrape_configs"] if job["job_name"] == JOB)
     assert job.get("metrics_path", "/metrics") == "/metrics"
     targets = [target for config in job["static_configs"] for target in config["targets"]]
-    assert targets == [f"app:{ServingSettings().server_port}"]
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    replicas = [name for name, service in services.items() if service.get("image") == services["app"]["image"]]
+    assert len(replicas) >= 2 and targets == [f"{name}:{ServingSettings().server_port}" for name in replicas]
 
 
 def test_alert_rules_query_series_the_app_exports(rules: list[dict[str, Any]], series: set[str]) -> None:
