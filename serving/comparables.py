@@ -27,7 +27,7 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -39,6 +39,7 @@ from modelrepo import COMPARABLES_FILE, SCHEMA_FILE, ComparableColumns, Feature,
 from .errors import StartupError
 
 Step = Callable[[np.ndarray], np.ndarray]
+Scaled = Literal["model", "data"]
 _FIX = "Train the version again, or train it with --no-comparables to leave the file out."
 
 
@@ -71,7 +72,7 @@ class _Scaling:
     fill: np.ndarray
     steps: tuple[Step, ...]
     weights: np.ndarray
-    source: str  # "model": the ridge's fitted steps and coefficients; "data": the file's own statistics
+    source: Scaled  # "model": the ridge's fitted steps and coefficients; "data": the file's own statistics
 
     def transform(self, values: np.ndarray) -> np.ndarray:
         scaled = np.where(np.isnan(values), self.fill, values)
@@ -85,7 +86,7 @@ class Comparables:
     """The training sales of one version, ready to answer `nearest` in well under a millisecond."""
 
     columns: ComparableColumns
-    scaling: str  # "model" or "data" (see the module docstring)
+    scaling: Scaled  # "model" or "data" (see the module docstring)
     _transform: _Scaling
     _scaled: np.ndarray  # (sales, distance features)
     _groups: np.ndarray  # group code per sale (-1: missing)
@@ -108,8 +109,8 @@ class Comparables:
         table = _read(path, columns)
         values = {name: _column(table, schema.feature(name)) for name in columns.features}
         prices = _prices(table[columns.target], columns.target)
-        distance = np.column_stack([np.asarray(values[name], dtype=float) for name in columns.distance])
-        distance = distance.reshape(len(table), len(columns.distance))
+        distance = np.array([values[name] for name in columns.distance], dtype=float).T  # None → NaN
+        distance = distance.reshape(len(table), len(columns.distance))  # also with no distance feature
         scaling = _model_scaling(model, columns.distance) or _data_scaling(distance)
         groups, codes = _group_codes(values[columns.group] if columns.group else [None] * len(table))
         return cls(

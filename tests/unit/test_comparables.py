@@ -117,6 +117,38 @@ def test_another_table_compares_its_top_numeric_features_and_shows_its_top_six()
     assert columns.all == ["flag", "colour", "n0", "n1", "n2", "n3", "n4", "n5", "n6", "n7", "y"]
 
 
+def test_another_table_without_group_or_dates_round_trips_its_kinds(tmp_path: Path) -> None:
+    table = pd.DataFrame(
+        {
+            "area": [50.5, 60.0, np.nan, 80.25],
+            "rooms": [1, 2, 3, 2],
+            "garden": [True, False, True, True],
+            "colour": ["red", "blue", None, "red"],
+        }
+    )
+    ranks = {"area": 1, "rooms": 2, "garden": 3, "colour": 4}
+    schema = build_schema(
+        table, infer_kinds(table), target=Target(name="y", unit="u", description="y"), ranks=ranks, docs={}
+    )
+    target = pd.Series([100.0, 200.0, 150.0, 120.5], name="y")
+    written = write_comparables(tmp_path, table, target, fitted=np.array([True] * 4), schema=schema)
+    assert written.columns == ("area", "rooms", "garden", "colour", "y")
+    assert (tmp_path / COMPARABLES_FILE).read_text().splitlines()[3] == ",3,True,,150.0"
+
+    loaded = Comparables.load(tmp_path, schema=schema, model=None)
+    assert loaded is not None and loaded.scaling == "data" and loaded.columns.distance == ("area", "rooms")
+    found = loaded.nearest({"area": None, "rooms": 3, "garden": True, "colour": None}, k=4)
+    assert found[0].as_dict() == {
+        "sale_price": 150.0,
+        "sold": None,
+        "distance": 0.0,
+        "features": {"area": None, "rooms": 3, "garden": True, "colour": None},
+        "same_group": False,
+    }
+    assert [c.sale_price for c in found[1:]] == [200.0, 120.5, 100.0]
+    assert found[1].features == {"area": 60.0, "rooms": 2, "garden": False, "colour": "blue"}
+
+
 # -- nearest ----------------------------------------------------------------------------------------------
 
 
