@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .comparables import ComparableColumns
 from .errors import (
     ContractError,
     IntegrityError,
@@ -13,6 +14,7 @@ from .errors import (
 )
 from .files import (
     CARD_FILE,
+    COMPARABLES_FILE,
     EXAMPLES_FILE,
     FORMAT_VERSION,
     IMAGES_DIR,
@@ -32,6 +34,7 @@ from .trust import TRUSTED_TYPES, load_model, save_model, untrusted_types
 
 __all__ = [
     "CARD_FILE",
+    "COMPARABLES_FILE",
     "EXAMPLES_FILE",
     "FORMAT_VERSION",
     "IMAGES_DIR",
@@ -43,6 +46,7 @@ __all__ = [
     "REQUIRED_FILES",
     "SCHEMA_FILE",
     "TRUSTED_TYPES",
+    "ComparableColumns",
     "ContractError",
     "DataFingerprint",
     "DatasetRef",

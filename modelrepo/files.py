@@ -12,6 +12,9 @@ REFERENCE_FILE = "reference.json"
 EXAMPLES_FILE = "examples.json"
 CARD_FILE = "README.md"
 IMAGES_DIR = "images"
+#: Optional (left out with `python -m training --no-comparables`): the training sales the model was fitted on,
+#: for "what similar houses sold for" (columns: `modelrepo.comparables.ComparableColumns`).
+COMPARABLES_FILE = "comparables.csv"
 
 #: Every version holds these files (plus the PNG plots under `images/`).
 REQUIRED_FILES: tuple[str, ...] = (

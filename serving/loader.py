@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from modelrepo import (
+    COMPARABLES_FILE,
     EXAMPLES_FILE,
     MODEL_FILE,
     LocalStore,
@@ -27,6 +28,7 @@ from modelrepo import (
 from modelrepo.metrics import Metrics
 from modelrepo.reference import Reference
 
+from .comparables import Comparables
 from .engine import CompiledModel, EngineChoice, choose_engine
 from .engine.shapley import ModelAttribution, attribute_model
 from .errors import StartupError, UnsupportedModelError
@@ -52,6 +54,8 @@ class ServedModel:
     #: Additive explanations over the compiled engine, or None with the reason in `explanations_unavailable`.
     attribution: ModelAttribution | None = None
     explanations_unavailable: str = ""
+    #: The training sales shown as comparable sales; None when the version holds no `comparables.csv`.
+    comparables: Comparables | None = None
     #: Seconds per startup stage (fetch, verify and load, warm-up, compile, check), for the startup output.
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -80,8 +84,9 @@ def load_served_model(settings: ServingSettings, *, store: Store | None = None) 
     """Resolve the revision once, then verify, load and warm up; any failure is a StartupError to print.
 
     Raises:
-        StartupError: no model, a file that fails its hash, a type outside the allowlist, or a warm-up
-            prediction that differs from the one recorded at training time.
+        StartupError: no model, a file that fails its hash, a type outside the allowlist, a `comparables.csv`
+            that does not match the schema, or a warm-up prediction that differs from the one recorded at
+            training time.
     """
     store = store or open_store(settings)
     clock = _Stopwatch()
@@ -94,6 +99,8 @@ def load_served_model(settings: ServingSettings, *, store: Store | None = None) 
         snapshot = store.fetch(settings.revision)  # a few hundred KB: the card and plots feed the Model tab
         clock.lap("fetch")
         manifest = verify_folder(snapshot.folder)
+        if (snapshot.folder / COMPARABLES_FILE).is_file():  # optional, so it must be listed: verify it by name
+            verify_folder(snapshot.folder, only=[COMPARABLES_FILE])
         model = load_model(snapshot.folder / MODEL_FILE)
         schema = Schema.read(snapshot.folder)
         metrics = Metrics.read(snapshot.folder)
@@ -101,6 +108,8 @@ def load_served_model(settings: ServingSettings, *, store: Store | None = None) 
         clock.lap("verify and load")
     except ModelRepoError as error:
         raise StartupError(str(error)) from error
+    comparables = Comparables.load(snapshot.folder, schema=schema, model=model)
+    clock.lap("comparables")
     examples = json.loads((snapshot.folder / EXAMPLES_FILE).read_text(encoding="utf-8"))
     _warm_up(model, schema, examples)
     clock.lap("warm-up")
@@ -125,6 +134,7 @@ def load_served_model(settings: ServingSettings, *, store: Store | None = None) 
         engine=engine,
         attribution=attribution,
         explanations_unavailable=unavailable,
+        comparables=comparables,
         timings=clock.timings,
     )
 

@@ -15,6 +15,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from modelrepo import CARD_FILE, IMAGES_DIR, Schema
 from modelrepo.metrics import Metrics
 
+from .comparables import ComparablesWritten
 from .pipeline import ModelConfig
 from .plots import IMPORTANCES, PREDICTED_VS_ACTUAL, RESIDUALS
 
@@ -85,8 +86,16 @@ def pip_line(versions: dict[str, str]) -> str:
 
 
 def render_card(
-    folder: Path, *, schema: Schema, metrics: Metrics, config: ModelConfig, facts: CardFacts, trusted_types: list[str]
+    folder: Path,
+    *,
+    schema: Schema,
+    metrics: Metrics,
+    config: ModelConfig,
+    facts: CardFacts,
+    trusted_types: list[str],
+    comparables: ComparablesWritten | None,
 ) -> Path:
+    """`comparables` is what `write_comparables` wrote, or None when it was left out (`--no-comparables`)."""
     card = ModelCard.from_template(
         card_data(metrics, facts),
         template_path=str(TEMPLATE),
@@ -96,6 +105,7 @@ def render_card(
         metrics=metrics,
         hyperparameters=config.as_table(),
         trusted_types=trusted_types,
+        comparables=comparables,
         images={
             "predicted_vs_actual": f"{IMAGES_DIR}/{PREDICTED_VS_ACTUAL}",
             "residuals": f"{IMAGES_DIR}/{RESIDUALS}",

@@ -79,6 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="also publish the training table as this Hub dataset, once per distinct content (env DATASET_REPO)",
     )
     out.add_argument("--private", action="store_true", help="create the Hub repo (and dataset) as private")
+    out.add_argument(
+        "--no-comparables",
+        action="store_true",
+        help="leave comparables.csv (the training sales the app shows as comparable sales) out of the model "
+        "repository: for data that must not be shown",
+    )
     out.add_argument("--no-publish", action="store_true", help="write the model repository only")
     out.add_argument("--no-promote", action="store_true", help="publish a version without moving the production alias")
     out.add_argument("--force", action="store_true", help="promote even if the gate finds the new version worse")
@@ -127,6 +133,7 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
         publish=not args.no_publish,
         promote=not args.no_promote,
         force=args.force,
+        comparables=not args.no_comparables,
         tolerance=args.tolerance,
         dataset_repo=args.dataset_repo,
         mlflow_uri=args.mlflow_uri,

@@ -34,6 +34,7 @@ class TrainOptions:
     publish: bool = True
     promote: bool = True
     force: bool = False
+    comparables: bool = True  # write comparables.csv (the fitted training sales, shown as comparable sales)
     tolerance: float = DEFAULT_TOLERANCE
     model_name: str = "Ames house price estimator"
     dataset_id: str = "ames-housing"

@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from modelrepo import IMAGES_DIR, DatasetRef, LocalStore, Manifest, Store, Target
+from modelrepo import IMAGES_DIR, DatasetRef, LocalStore, Manifest, Schema, Store, Target
 from modelrepo.metrics import Metrics
 
 from .card import CardFacts, render_card
+from .comparables import ComparablesWritten, write_comparables
 from .data import AMES_CITATION, TrainingTable, outlier_mask, read_table, split_target
 from .dataset_repo import TableFacts, publish_table
 from .errors import GateError
@@ -162,6 +163,8 @@ def _train_on(
     examples = _example_rows(features, target, evaluation.holdout_rows, outliers)
     predictions = verify_reload(folder, model, features.loc[examples])
     write_examples(folder, features.loc[examples], predictions=predictions, actual=target.loc[examples].to_numpy())
+    fitted = np.ones(len(features), dtype=bool) if options.keep_outliers else ~outliers
+    comparables = _comparables(folder, features, target, fitted, schema, options, progress)
     write_plots(
         folder / IMAGES_DIR,
         actual=target.to_numpy(),
@@ -176,6 +179,7 @@ def _train_on(
         config=options.model,
         facts=_facts(options, table, store, dataset),
         trusted_types=untrusted,
+        comparables=comparables,
     )
     manifest = write_manifest(
         folder,
@@ -195,13 +199,12 @@ def _train_on(
         return TrainReport(folder, metrics, manifest, None, None)
     assert store is not None
     progress(f"[6/6] publishing to the {store.description}")
-    ordinary = np.ones(len(features), dtype=bool) if options.keep_outliers else ~outliers
     candidate = Candidate(
         metrics=metrics,
         data_sha256=table.fingerprint.sha256,
-        features=features[ordinary],
-        target=target.to_numpy()[ordinary],
-        out_of_fold=evaluation.out_of_fold[ordinary],
+        features=features[fitted],
+        target=target.to_numpy()[fitted],
+        out_of_fold=evaluation.out_of_fold[fitted],
     )
     decision, comparison = _decide(candidate, production, unreadable, store, options, progress)
     result = publish(
@@ -215,6 +218,23 @@ def _train_on(
         message=f"Train on {table.fingerprint.source} ({table.fingerprint.sha256[:12]})",
     )
     return TrainReport(folder, metrics, manifest, result, store)
+
+
+def _comparables(
+    folder: Path,
+    features: pd.DataFrame,
+    target: pd.Series,
+    fitted: np.ndarray,
+    schema: Schema,
+    options: TrainOptions,
+    progress: Progress,
+) -> ComparablesWritten | None:
+    if not options.comparables:
+        progress("      left comparables.csv out (--no-comparables): no training sale will be shown")
+        return None
+    written = write_comparables(folder, features, target, fitted=fitted, schema=schema)
+    progress(f"      wrote {written.file_name}: {written.rows:,} training sales × {len(written.columns)} columns")
+    return written
 
 
 def _production(store: Store, options: TrainOptions, progress: Progress) -> tuple[Production | None, str]:

@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 from huggingface_hub import ModelCard
 
-from modelrepo import PRODUCTION_ALIAS, REQUIRED_FILES, LocalStore, verify_folder
+from modelrepo import COMPARABLES_FILE, PRODUCTION_ALIAS, REQUIRED_FILES, LocalStore, Manifest, verify_folder
+from modelrepo.metrics import Metrics
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,6 +44,9 @@ def test_cli_trains_writes_publishes_and_gates(sample_csv: Path, tmp_path: Path)
     verify_folder(folder)
     card = ModelCard.load(folder / "README.md")
     assert card.data.library_name == "sklearn" and card.data.eval_results
+    fitted = Metrics.read(folder).training_rows
+    assert len(pd.read_csv(folder / COMPARABLES_FILE)) == fitted and COMPARABLES_FILE in Manifest.read(folder).files
+    assert f"wrote {COMPARABLES_FILE}: {fitted:,} training sales" in first.stdout
 
     # A model that cannot beat production is published but not promoted, unless forced.
     worse = ("--holdout", "0.5", "--tolerance", "-1")
@@ -60,6 +64,17 @@ def test_cli_trains_writes_publishes_and_gates(sample_csv: Path, tmp_path: Path)
     kept = run_training(*common, "--no-promote", "--output", str(tmp_path / "out"), cwd=tmp_path)
     assert "--no-promote" in kept.stdout and store.resolve(PRODUCTION_ALIAS).name == "v3"
     assert json.loads((tmp_path / "registry" / "aliases.json").read_text()) == {PRODUCTION_ALIAS: "v3"}
+
+
+def test_no_comparables_leaves_the_file_out_and_the_card_says_so(sample_csv: Path, tmp_path: Path) -> None:
+    args = ("--data", str(sample_csv), "--quick", "--folds", "2", "--no-publish", "--no-comparables")
+    result = run_training(*args, "--output", str(tmp_path / "out"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "left comparables.csv out (--no-comparables)" in result.stdout
+    folder = tmp_path / "out"
+    assert not (folder / COMPARABLES_FILE).exists() and COMPARABLES_FILE not in Manifest.read(folder).files
+    verify_folder(folder)
+    assert "trained with `--no-comparables`" in (folder / "README.md").read_text()
 
 
 @pytest.mark.parametrize(
@@ -87,5 +102,6 @@ def test_cli_errors_are_one_line_with_what_to_fix(
 def test_cli_help_lists_the_options() -> None:
     result = run_training("--help", cwd=ROOT)
     assert result.returncode == 0
-    for option in ("--data", "--target", "--keep-outliers", "--force", "--no-promote", "--repo", "--registry"):
+    options = ("--data", "--target", "--keep-outliers", "--force", "--no-promote", "--repo", "--registry")
+    for option in (*options, "--no-comparables"):
         assert option in result.stdout
