@@ -20,6 +20,9 @@ from .validation import Row, Validator, batch_range_warnings, observed_ranges
 
 __all__ = ["BatchEstimates", "Estimate", "Predictor", "new_request_id"]
 
+#: Comparable sales returned with an explanation.
+COMPARABLES = 5
+
 
 class Predictor:
     """The one place where rows become prices; every surface calls it, and every call is monitored."""
@@ -66,7 +69,9 @@ class Predictor:
             raise ExplanationUnavailableError(self.served.explanations_unavailable)
         estimate = self.predict_row(row, surface=surface, started=started)
         (explanation,) = explain_rows(attribution, [row])
-        return ExplainedEstimate(estimate, explanation, [])
+        sales = self.served.comparables
+        comparables = [sale.as_dict() for sale in sales.nearest(row, COMPARABLES)] if sales is not None else []
+        return ExplainedEstimate(estimate, explanation, comparables)
 
     def predict_batch(self, raws: Sequence[Any], *, surface: str) -> BatchEstimates:
         """Validate each row on its own; good rows are priced, bad rows keep their error (in order)."""
@@ -137,6 +142,7 @@ class Predictor:
             "engine": served.engine.name,
             "engine_reason": served.engine.reason,
             "explanations": served.attribution is not None,
+            "comparables": len(served.comparables) if served.comparables is not None else 0,
             "explanations_unavailable": served.explanations_unavailable or None,
             "max_batch_rows": self.validator.max_rows,
             "features": [_feature_info(feature) for feature in served.schema.by_importance()],

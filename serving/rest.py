@@ -57,6 +57,7 @@ class Comparable(BaseModel):
     sold: str | None = Field(description="Month of the sale, YYYY-MM.")
     distance: float = Field(description="How different it is, in log-price units (see the README).")
     features: dict[str, Any] = Field(description="The features an agent compares, as in the training data.")
+    same_group: bool = Field(description="In the house's neighbourhood (those come first).")
 
 
 class ExplainedPrediction(Prediction):

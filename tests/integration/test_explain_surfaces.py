@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 import httpx
+import pandas as pd
 import pytest
 from gradio_client import Client
 
@@ -42,6 +43,24 @@ def test_predict_with_explain_adds_the_effects_to_the_usual_fields(live_app: Liv
     living = next(item for item in body["contributions"] if item["feature"] == "Gr Liv Area")
     assert living["value"] == 2400 and living["log_effect"] > 0
     assert "base_log_price" not in plain.json()  # a plain prediction stays as it was
+
+
+def test_the_explanation_comes_with_five_real_sales_from_the_same_neighbourhood_first(
+    live_app: LiveApp, ames: pd.DataFrame
+) -> None:
+    body = explained(live_app, "/explain", HOUSE).json()
+    sales = body["comparables"]
+    assert len(sales) == 5
+    assert {"sale_price", "sold", "distance", "features", "same_group"} <= set(sales[0])
+    assert all(sale["features"]["Neighborhood"] == "NridgHt" and sale["same_group"] for sale in sales)
+    assert [sale["distance"] for sale in sales] == sorted(sale["distance"] for sale in sales)
+    for sale in sales:  # each one a real training sale, at its real price and month
+        match = ames
+        for name, value in sale["features"].items():
+            match = match[match[name].isna()] if value is None else match[match[name] == value]
+        assert sale["sale_price"] in set(match["SalePrice"]), sale
+        year, month = sale["sold"].split("-")
+        assert ((match["Yr Sold"] == int(year)) & (match["Mo Sold"] == int(month))).any()
 
 
 def test_the_explain_route_gives_the_same_answer_and_its_own_request_id(live_app: LiveApp) -> None:
