@@ -39,10 +39,30 @@ class Feature(ContractModel):
     description: str
     importance_rank: int = Field(ge=1, description="1 is the feature the model relies on most.")
     group: str
+    title: str | None = Field(
+        default=None, description="A readable name for people (the page's label); `name` stays the key everywhere."
+    )
+    labels: dict[str, str] | None = Field(
+        default=None,
+        description="Readable names of coded values, by the value as text (a number-coded feature's numbers: "
+        '"20", "7"); the APIs keep taking and returning the codes.',
+    )
 
     @property
     def is_numeric(self) -> bool:
         return self.kind in (FeatureKind.NUMBER, FeatureKind.INTEGER)
+
+    @property
+    def display_name(self) -> str:
+        return self.title or self.name
+
+    def value_label(self, value: FeatureValue | None) -> str | None:
+        """The readable name of a coded value (20 and 20.0 both find "20"), or None when it has none."""
+        if value is None or not self.labels:
+            return None
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return self.labels.get(str(value))
 
     @property
     def accepted_range(self) -> tuple[float, float] | None:

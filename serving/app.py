@@ -18,7 +18,7 @@ from .monitor import Monitor
 from .predictor import Predictor
 from .rest import install_rest
 from .settings import ServingSettings
-from .ui import build_blocks
+from .ui import PAGE_CSS, build_blocks
 
 # Gradio keeps each session's copy of the page config holding the last input and output of every event, and a
 # gradio_client Client is a new session. Measured (benchmarks/sessions.py, new Client per call): 1.3 MB per
@@ -95,6 +95,7 @@ def build_app(settings: ServingSettings, *, served: ServedModel | None = None) -
         enable_monitoring=False,  # Gradio's /monitoring page would bypass the token; /metrics replaces it
         max_file_size=settings.max_upload_bytes,  # no allowed_paths: the card and its plots come from REST routes
         footer_links=["api", "gradio"],
+        css=PAGE_CSS,  # Gradio 6 takes the CSS here: mount_gradio_app replaces blocks.css with this argument
     )
     return ServingApp(app=app, predictor=predictor, blocks=blocks, mcp_enabled=mcp)
 

@@ -40,7 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="identifier columns to ignore (default for Ames: Order PID)",
     )
     data.add_argument(
-        "--feature-docs", type=Path, default=None, help='JSON of {"features": {name: {"description", "group"}}}'
+        "--feature-docs",
+        type=Path,
+        default=None,
+        help='JSON of {"features": {name: {"title", "description", "group", "values"}}}',
     )
     data.add_argument(
         "--keep-outliers",

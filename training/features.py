@@ -6,6 +6,7 @@ import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TypedDict
 
 import pandas as pd
 
@@ -15,6 +16,15 @@ from modelrepo.schema import accepted_bounds
 from .errors import DataError
 
 DEFAULT_GROUP = "Other"
+
+
+class FeatureDoc(TypedDict, total=False):
+    """What the feature docs may say about one column; every key is optional."""
+
+    title: str  # a readable name for the page ("Above-grade living area (sq ft)")
+    description: str
+    group: str  # the folded section of the form
+    values: dict[str, str]  # readable names of coded values, by the code as text ("NAmes", or "20" for a number)
 
 
 def infer_kinds(features: pd.DataFrame) -> dict[str, FeatureKind]:
@@ -53,17 +63,38 @@ def model_columns(kinds: Mapping[str, FeatureKind]) -> tuple[list[str], list[str
     return numeric, categorical
 
 
-def read_feature_docs(path: Path | None) -> dict[str, dict[str, str]]:
-    """Descriptions and UI groups per column, from a JSON file of the form {"features": {name: {...}}}."""
+def read_feature_docs(path: Path | None) -> dict[str, FeatureDoc]:
+    """Titles, descriptions, UI groups and value names per column, from a JSON file {"features": {name: {...}}}.
+
+    Raises:
+        DataError: the file is unreadable, or an entry is not text where text is expected.
+    """
     if path is None:
         return {}
     try:
         docs = json.loads(path.read_text(encoding="utf-8"))["features"]
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as error:
+        entries = {str(name): dict(entry) for name, entry in docs.items()}
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as error:
         raise DataError(
             f"Cannot read feature descriptions from {path} ({error}); fix it or omit --feature-docs."
         ) from error
-    return {str(name): dict(entry) for name, entry in docs.items()}
+    return {name: _feature_doc(path, name, entry) for name, entry in entries.items()}
+
+
+def _feature_doc(path: Path, name: str, entry: dict[str, object]) -> FeatureDoc:
+    texts = {key: entry[key] for key in ("title", "description", "group") if key in entry}
+    values = entry.get("values", {})
+    if not all(isinstance(text, str) for text in texts.values()) or not (
+        isinstance(values, dict) and all(isinstance(label, str) for label in values.values())
+    ):
+        raise DataError(
+            f"{path}: the entry of {name!r} must hold text: title, description and group as strings, and values "
+            'as {code: name}, e.g. {"NAmes": "North Ames"}.'
+        )
+    doc = FeatureDoc(**texts)  # type: ignore[typeddict-item]
+    if values:
+        doc["values"] = {str(code): label for code, label in values.items()}
+    return doc
 
 
 def build_schema(
@@ -72,7 +103,7 @@ def build_schema(
     *,
     target: Target,
     ranks: Mapping[str, int],
-    docs: Mapping[str, Mapping[str, str]],
+    docs: Mapping[str, FeatureDoc],
 ) -> Schema:
     """The schema of the training features: kind, defaults, observed range or categories, docs and importance."""
     return Schema(
@@ -84,7 +115,7 @@ def build_schema(
     )
 
 
-def _feature(name: str, column: pd.Series, kind: FeatureKind, *, rank: int, doc: Mapping[str, str]) -> Feature:
+def _feature(name: str, column: pd.Series, kind: FeatureKind, *, rank: int, doc: FeatureDoc) -> Feature:
     values = column.dropna()
     minimum = maximum = accepted_minimum = accepted_maximum = None
     categories = None
@@ -117,7 +148,21 @@ def _feature(name: str, column: pd.Series, kind: FeatureKind, *, rank: int, doc:
         description=doc.get("description", generated),
         importance_rank=rank,
         group=doc.get("group", DEFAULT_GROUP),
+        title=doc.get("title"),
+        labels=_labels(doc.get("values"), values, kind),
     )
+
+
+def _labels(documented: Mapping[str, str] | None, values: pd.Series, kind: FeatureKind) -> dict[str, str] | None:
+    """The documented names of the codes that training saw (a number's codes as text: "20"), in the data's order."""
+    if not documented:
+        return None
+    if kind in (FeatureKind.NUMBER, FeatureKind.INTEGER):
+        seen = [str(_round(float(value), kind)) for value in sorted(values.unique())]
+    else:
+        seen = sorted(str(value) for value in values.unique())
+    labels = {code: documented[code] for code in seen if code in documented}
+    return labels or None
 
 
 def _mostly_missing(column: pd.Series, values: pd.Series, kind: FeatureKind) -> bool:

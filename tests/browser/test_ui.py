@@ -21,6 +21,8 @@ pytestmark = pytest.mark.browser
 WAIT = 30_000  # ms: a cold first prediction on a busy 2-core runner stays well under this
 PRICE = re.compile(r"\$([\d,]+)")
 REQUEST_ID = re.compile(r"request id ([0-9a-f]{32})")
+#: The form labels a field by its readable title with the schema's name beside it.
+LIVING_AREA = "Above-grade living area (sq ft) · Gr Liv Area"
 
 
 def request_id(text: str) -> str:
@@ -33,6 +35,12 @@ def request_id(text: str) -> str:
 def examples(production: Snapshot) -> list[dict[str, Any]]:
     """The served model's own example rows (examples.json of the production version)."""
     return json.loads((production.folder / EXAMPLES_FILE).read_text(encoding="utf-8"))["rows"]
+
+
+@pytest.fixture(scope="module")
+def sale_prices(production: Snapshot) -> list[float]:
+    """What the example houses actually sold for (examples.json's "actual")."""
+    return json.loads((production.folder / EXAMPLES_FILE).read_text(encoding="utf-8"))["actual"]
 
 
 def rest_prices(app: LiveApp, rows: list[dict[str, Any]]) -> list[float]:
@@ -64,7 +72,7 @@ def test_example_1_is_priced_as_the_rest_route_prices_it(
     page: Page, live_app: LiveApp, examples: list[dict[str, Any]], tmp_path: Path
 ) -> None:
     page.goto(live_app.url)
-    living_area = page.get_by_label("Gr Liv Area", exact=True)
+    living_area = page.get_by_label(LIVING_AREA, exact=True)
     expect(living_area).to_be_visible(timeout=WAIT)
     # One click fills the form and prices it.
     page.get_by_role("button", name=re.compile(r"^Example 1: ")).click()
@@ -111,15 +119,48 @@ def test_a_csv_batch_prices_the_good_rows_and_names_the_bad_one(
     report = page.locator("#batch-report")
     expect(report).to_contain_text("Priced 2 of 3 rows", timeout=WAIT)
     expect(report).to_contain_text("row 2: Neighborhood: 'Atlantis' is not a category seen in training")
+    # Dollars and the 80% range for a person; no request ids until asked for.
     header, body = table_rows(page, "#batch-table")
-    assert header == ["row", "price", "low", "high", "request_id", "error"]
+    assert header == ["row", "price", "80% range", "error"]
     assert [cells[0] for cells in body] == ["1", "2", "3"]
-    assert [int(body[0][1]), int(body[2][1])] == [round(price) for price in expected]
-    assert body[0][5] == body[2][5] == ""
-    assert body[1][1] == "" and body[1][5] == "Neighborhood: 'Atlantis' is not a category seen in training"
-    ids = {body[0][4], body[2][4]}
+    assert [body[0][1], body[2][1]] == [f"${round(price):,}" for price in expected]
+    assert re.fullmatch(r"\$[\d,]+ – \$[\d,]+", body[0][2]), body[0][2]
+    assert body[0][3] == body[2][3] == ""
+    assert (
+        body[1][1] == body[1][2] == "" and body[1][3] == "Neighborhood: 'Atlantis' is not a category seen in training"
+    )
+    page.get_by_label("Show request ids").check()
+    expect(page.locator("#batch-table").get_by_role("columnheader", name="request id")).to_be_visible(timeout=WAIT)
+    header, body = table_rows(page, "#batch-table")
+    assert header == ["row", "price", "80% range", "request id", "error"]
+    ids = {body[0][3], body[2][3]}
     records = [r for r in wait_for_logged(live_app.prediction_log, ids) if r["request_id"] in ids]
-    assert len(records) == 2 and {r["surface"] for r in records} == {"ui"} and body[1][4] == ""
+    assert len(records) == 2 and {r["surface"] for r in records} == {"ui"} and body[1][3] == ""
+
+    # The download keeps the raw numbers and every column.
+    link = page.locator("#batch-download a[download], #batch-download a.download-link").first
+    raw = list(csv.DictReader(httpx.get(str(link.get_attribute("href")), timeout=30).text.splitlines()))
+    assert list(raw[0]) == ["row", "price", "low", "high", "request_id", "error"]
+    assert [int(raw[0]["price"]), int(raw[2]["price"])] == [round(price) for price in expected]
+    assert {raw[0]["request_id"], raw[2]["request_id"]} == ids and raw[1]["price"] == ""
+
+
+def test_a_batch_without_errors_shows_no_error_column(
+    page: Page, live_app: LiveApp, examples: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    upload = tmp_path / "good.csv"
+    with upload.open("w", newline="", encoding="utf-8") as stream:
+        writer = csv.DictWriter(stream, fieldnames=list(examples[0]))
+        writer.writeheader()
+        writer.writerows(examples[:2])
+    page.goto(live_app.url)
+    page.get_by_role("tab", name="Batch", exact=True).click()
+    page.locator("input[type=file][accept='.csv']").set_input_files(upload)
+    expect(page.get_by_text("good.csv")).to_be_visible(timeout=WAIT)
+    page.get_by_role("button", name="Estimate prices", exact=True).click()
+    expect(page.locator("#batch-report")).to_contain_text("Priced 2 of 2 rows", timeout=WAIT)
+    header, _ = table_rows(page, "#batch-table")
+    assert header == ["row", "price", "80% range"]
 
 
 def test_a_file_that_is_not_a_csv_is_refused_by_name(page: Page, live_app: LiveApp, tmp_path: Path) -> None:
@@ -176,10 +217,114 @@ def test_an_invalid_value_after_an_estimate_clears_the_price_and_says_why(page: 
     result = page.locator("#estimate")
     expect(result).to_contain_text("range", timeout=WAIT)
     assert "$" in result.inner_text()
-    living_area = page.get_by_label("Gr Liv Area", exact=True)
+    living_area = page.get_by_label(LIVING_AREA, exact=True)
     living_area.fill("99999999")
     living_area.press("Tab")
     page.get_by_role("button", name="Estimate price", exact=True).click()
     expect(result).to_contain_text("No estimate.", timeout=WAIT)
     expect(result).to_contain_text("Gr Liv Area: 99,999,999 is outside the accepted range 0 to ")
     assert "$" not in result.inner_text()
+
+
+def test_the_form_names_codes_in_plain_language_and_sends_the_codes(
+    page: Page, live_app: LiveApp, examples: list[dict[str, Any]]
+) -> None:
+    page.goto(live_app.url)
+    neighborhood = page.get_by_label("Neighborhood", exact=True)
+    expect(neighborhood).to_be_visible(timeout=WAIT)
+    expect(neighborhood).to_have_value("North Ames (NAmes)")  # the training data's most common one
+    expect(page.get_by_label("Overall quality (materials and finish) · Overall Qual", exact=True)).to_be_visible()
+    expect(page.get_by_role("button", name=re.compile(r"^Example 1: .+ · [\d,]+ sq ft · built \d{4}$"))).to_be_visible()
+    assert "(" not in page.get_by_role("button", name=re.compile(r"^Example 1: ")).inner_text()
+
+    page.get_by_role("button", name=re.compile(r"^Example 1: ")).click()
+    result = page.locator("#estimate")
+    expect(result).to_contain_text("range", timeout=WAIT)
+    first = request_id(result.inner_text())
+    neighborhood.click()
+    page.get_by_role("option", name="Old Town (OldTown)", exact=True).click()
+    expect(neighborhood).to_have_value("Old Town (OldTown)")
+    page.get_by_role("button", name="Estimate price", exact=True).click()
+    expect(result).not_to_contain_text(first, timeout=WAIT)
+    # The page sent the code: REST, which only knows codes, gives the same price for "OldTown".
+    response = httpx.post(f"{live_app.url}/api/v1/predict", json={**examples[0], "Neighborhood": "OldTown"}, timeout=30)
+    assert response.status_code == 200, response.text
+    assert dollars(result.inner_text()) == round(response.json()["price"])
+
+
+def test_an_example_shows_its_sale_price_until_the_form_changes(
+    page: Page, live_app: LiveApp, examples: list[dict[str, Any]], sale_prices: list[float]
+) -> None:
+    page.goto(live_app.url)
+    result = page.locator("#estimate")
+    page.get_by_role("button", name=re.compile(r"^Example 2: ")).click()
+    expect(result).to_contain_text(f"Sold for ${round(sale_prices[1]):,}", timeout=WAIT)
+    # The same unchanged example, estimated again, is still that sale.
+    first = request_id(result.inner_text())
+    page.get_by_role("button", name="Estimate price", exact=True).click()
+    expect(result).not_to_contain_text(first, timeout=WAIT)
+    expect(result).to_contain_text(f"Sold for ${round(sale_prices[1]):,}")
+    # Another house (one field changed) is not that sale: no actual price beside its estimate.
+    second = request_id(result.inner_text())
+    living_area = page.get_by_label(LIVING_AREA, exact=True)
+    living_area.fill(str(examples[1]["Gr Liv Area"] + 100))
+    living_area.press("Tab")
+    page.get_by_role("button", name="Estimate price", exact=True).click()
+    expect(result).not_to_contain_text(second, timeout=WAIT)
+    expect(result).to_contain_text("range")
+    expect(result).not_to_contain_text("Sold for")
+
+
+def test_an_emptied_required_field_replaces_the_price_with_the_message(page: Page, live_app: LiveApp) -> None:
+    """Regression: the empty-field error was a pop-up, and the previous house's price stayed on the page."""
+    page.goto(live_app.url)
+    page.get_by_role("button", name=re.compile(r"^Example 1: ")).click()
+    result = page.locator("#estimate")
+    expect(result).to_contain_text("range", timeout=WAIT)
+    assert "$" in result.inner_text()
+    living_area = page.get_by_label(LIVING_AREA, exact=True)
+    living_area.fill("")
+    living_area.press("Tab")
+    page.get_by_role("button", name="Estimate price", exact=True).click()
+    expect(result).to_contain_text("No estimate.", timeout=WAIT)
+    expect(result).to_contain_text(f"{LIVING_AREA}: enter a value")
+    assert "$" not in result.inner_text() and "Sold for" not in result.inner_text()
+
+
+def test_the_estimate_button_stays_in_view_with_the_features_unfolded(page: Page, live_app: LiveApp) -> None:
+    page.goto(live_app.url)
+    page.get_by_text("More features", exact=False).first.click()
+    for group in ("Basement", "Building", "Garage", "Outdoor"):
+        page.get_by_text(group, exact=True).first.click()
+    expect(page.get_by_label("Total basement area (sq ft) · Total Bsmt SF", exact=True)).to_be_visible(timeout=WAIT)
+    page.get_by_text("Outdoor", exact=True).first.scroll_into_view_if_needed()
+    page.mouse.wheel(0, 5000)
+    page.wait_for_timeout(500)
+    assert page.evaluate("window.scrollY") > 1000, "the unfolded form should be taller than the window"
+    button = page.get_by_role("button", name="Estimate price", exact=True)
+    box = button.bounding_box()
+    assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= 900, box
+    button.click()
+    expect(page.locator("#estimate")).to_contain_text("range", timeout=WAIT)
+    expect(page.locator("#estimate")).to_be_in_viewport()
+
+
+def test_the_model_tab_shows_every_plot_whole_at_1280_px(page: Page, live_app: LiveApp, tmp_path: Path) -> None:
+    page.goto(live_app.url)
+    page.get_by_role("tab", name="Model", exact=True).click()
+    images = page.locator("#model-plots img")
+    expect(images).to_have_count(3, timeout=WAIT)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#model-plots img')].every(i => i.complete && i.naturalWidth > 0)",
+        timeout=WAIT,
+    )
+    grid = page.locator("#model-plots").bounding_box()
+    assert grid is not None
+    for image in images.all():
+        box = image.bounding_box()
+        natural = image.evaluate("i => [i.naturalWidth, i.naturalHeight]")
+        assert box is not None and grid["x"] <= box["x"] and box["x"] + box["width"] <= grid["x"] + grid["width"] + 1
+        # Shown whole (the aspect ratio kept: nothing cut off) and large enough to read its labels.
+        assert abs(box["height"] / box["width"] - natural[1] / natural[0]) < 0.02, (box, natural)
+        assert box["width"] >= 0.8 * natural[0] / 1.2, (box, natural)  # 120-dpi PNGs: at least 80% of 100-dpi size
+    page.screenshot(path=tmp_path / "model-tab.png", full_page=True)
