@@ -6,9 +6,7 @@ with their training defaults. Callbacks only translate between components and `P
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import os
 import tempfile
 import time
@@ -20,15 +18,14 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from modelrepo import EXAMPLES_FILE, IMAGES_DIR, Feature, FeatureKind, Schema
+from modelrepo import IMAGES_DIR
 
 from .card_files import API_PREFIX, card_image_names
 from .errors import ExplanationUnavailableError, IndexUnavailableError, InputError, TooLargeError, UnknownRequestError
+from .estimate_tab import estimate_tab
 from .monitoring_tab import monitoring_tab
 from .predictor import Estimate, Predictor
 
-TOP_FEATURES = 12
-MISSING_CHOICE = "(missing)"
 DOWNLOAD_MAX_AGE_SECONDS = 3600
 
 logger = logging.getLogger(__name__)
@@ -54,7 +51,7 @@ def build_blocks(predictor: Predictor, *, card_url: str | None = None) -> gr.Blo
             f"(commit `{predictor.served.commit[:12]}`) from the {predictor.served.public_source}."
         )
         with gr.Tab("Estimate"):
-            _estimate_tab(predictor, ordered)
+            estimate_tab(predictor, ordered)
         with gr.Tab("Batch"):
             _batch_tab(predictor)
         with gr.Tab("Model"):
@@ -63,214 +60,6 @@ def build_blocks(predictor: Predictor, *, card_url: str | None = None) -> gr.Blo
             monitoring_tab(predictor, monitoring)
         _api_endpoints(predictor)
     return blocks
-
-
-def _estimate_tab(predictor: Predictor, ordered: list[Feature]) -> list[gr.components.Component]:
-    schema = predictor.served.schema
-    examples = predictor.served.examples
-    gr.Markdown(
-        f"Fill in the house. The {TOP_FEATURES} features the model relies on most come first; the others are "
-        "folded below with their most common values from the training data."
-    )
-    with gr.Row():
-        buttons = [
-            gr.Button(f"Example {n}: {_example_label(schema, example)}", size="sm", variant="secondary")
-            for n, example in enumerate(examples, start=1)
-        ]
-    features: list[Feature] = []  # in the order of `components`
-    components: list[gr.components.Component] = []
-    with gr.Row(equal_height=False):
-        with gr.Column(scale=3):
-            with gr.Group():
-                features += ordered[:TOP_FEATURES]
-                components += [_component(feature) for feature in ordered[:TOP_FEATURES]]
-            rest = ordered[TOP_FEATURES:]
-            with gr.Accordion(f"More features ({len(rest)})", open=False):
-                for group in sorted({feature.group for feature in rest}):
-                    members = [feature for feature in rest if feature.group == group]
-                    with gr.Accordion(group, open=False):
-                        features += members
-                        components += [_component(feature) for feature in members]
-        with gr.Column(scale=2, elem_id="estimate-panel"):
-            button = gr.Button("Estimate price", variant="primary")
-            result = gr.Markdown("Press **Estimate price** to see the estimate.", elem_id="estimate")
-
-    sales = _example_sales(features, examples, _sale_prices(predictor.served.folder, len(examples)))
-
-    def estimate(*values: Any) -> str:
-        return _estimate_text(predictor, features, values, sales=sales)
-
-    # A failure before `estimate` runs (Gradio refusing a value) must not leave the previous price either.
-    button.click(estimate, inputs=components, outputs=result, api_visibility="private").failure(
-        _failed, outputs=result, api_visibility="private"
-    )
-    for number, example_button in enumerate(buttons):
-        example = examples[number]
-        # Fill, then estimate from the filled form: one click, and never a price for the previous values.
-        example_button.click(_filler(features, example), outputs=components, api_visibility="private").then(
-            estimate, inputs=components, outputs=result, api_visibility="private"
-        ).failure(_failed, outputs=result, api_visibility="private")
-    return components
-
-
-def _estimate_text(
-    predictor: Predictor, features: list[Feature], values: tuple[Any, ...], *, sales: list[tuple[dict[str, Any], float]]
-) -> str:
-    """The result for the form's values: the price, or why there is none (never the previous price)."""
-    try:
-        row = _row_from_components(features, values)
-        estimate = predictor.predict(row, surface="ui")
-    except (InputError, TooLargeError) as error:  # shown where the price was: never a price for other values
-        return _no_estimate(getattr(error, "problems", [str(error)]))
-    except Exception:
-        logger.exception("The UI could not price a house")
-        return _no_estimate(["The server could not price this house. Try again; if it persists, tell the operator."])
-    # An example's actual price only while the form holds that example unchanged.
-    sold = next((price for row_of_example, price in sales if row_of_example == row), None)
-    return _format_estimate(estimate, sold=sold)
-
-
-def _no_estimate(problems: list[str]) -> str:
-    return "**No estimate.** " + "\n\n".join(f"⚠️ {problem}" for problem in problems)
-
-
-def _failed() -> str:
-    return _no_estimate(["The form could not be read (see the message at the top right); check the fields."])
-
-
-def _example_label(schema: Schema, example: dict[str, Any]) -> str:
-    """A few facts a buyer recognises, in words, for the features Ames has; the button number alone otherwise."""
-    facts = []
-    if example.get("Neighborhood") is not None:
-        neighborhood = schema.feature("Neighborhood")
-        facts.append(neighborhood.value_label(example["Neighborhood"]) or str(example["Neighborhood"]))
-    if example.get("Gr Liv Area") is not None:
-        facts.append(f"{example['Gr Liv Area']:,} sq ft")
-    if example.get("Year Built") is not None:
-        facts.append(f"built {example['Year Built']}")
-    return " · ".join(facts)
-
-
-def _sale_prices(folder: Path, count: int) -> list[float | None]:
-    """The examples' actual sale prices, recorded by training beside the rows in examples.json ("actual")."""
-    try:
-        actual = json.loads((folder / EXAMPLES_FILE).read_text(encoding="utf-8")).get("actual") or []
-    except (OSError, ValueError, AttributeError):
-        actual = []
-    if len(actual) != count:
-        return [None] * count
-    return [float(price) if isinstance(price, int | float) else None for price in actual]
-
-
-def _example_sales(
-    features: list[Feature], examples: list[dict[str, Any]], prices: list[float | None]
-) -> list[tuple[dict[str, Any], float]]:
-    """Each example's row as the form sends it after the example fills it, with its actual sale price."""
-    sales = []
-    for example, price in zip(examples, prices, strict=True):
-        if price is None:
-            continue
-        try:
-            sales.append((_row_from_components(features, tuple(_filler(features, example)())), price))
-        except InputError:  # an example the form cannot hold: its price is never shown
-            continue
-    return sales
-
-
-def _filler(features: list[Feature], example: dict[str, Any]) -> Callable[[], list[Any]]:
-    def fill() -> list[Any]:
-        return [_display_value(feature, example.get(feature.name)) for feature in features]
-
-    return fill
-
-
-def _component(feature: Feature) -> gr.components.Component:
-    info = feature.description
-    label = _label(feature)
-    value = _display_value(feature, feature.default)
-    if feature.kind is FeatureKind.CATEGORY:
-        codes: list[Any] = list(feature.categories or [])
-        return gr.Dropdown(choices=_choices(feature, codes), value=value, label=label, info=info)
-    if feature.is_numeric and feature.labels:  # a number that stands for a name (a dwelling type, a rating)
-        codes = sorted({_number(code) for code in feature.labels} | ({feature.default} - {None}))
-        return gr.Dropdown(choices=_choices(feature, codes), value=value, label=label, info=info)
-    if feature.minimum is not None and feature.maximum is not None:
-        info += f" (training data: {_plain(feature.minimum)} to {_plain(feature.maximum)})"
-    if feature.kind is FeatureKind.BOOLEAN:
-        return gr.Checkbox(value=bool(value), label=label, info=info)
-    precision = 0 if feature.kind is FeatureKind.INTEGER else None
-    low, high = feature.accepted_range or (None, None)
-    if low is not None and high is not None:
-        info += f"; accepted {_plain(low)} to {_plain(high)}"
-    # The range is shown, not enforced by the field: the validator's message then replaces the price on the page.
-    return gr.Number(value=value, label=label, info=info, precision=precision)
-
-
-def _label(feature: Feature) -> str:
-    """The readable title with the code beside it ("Above-grade living area (sq ft) · Gr Liv Area")."""
-    if not feature.title or feature.title.casefold() == feature.name.casefold():
-        return feature.name
-    return f"{feature.title} · {feature.name}"
-
-
-def _choices(feature: Feature, codes: list[Any]) -> list[tuple[str, Any]]:
-    """Names shown, codes kept as the values: "North Ames (NAmes)" sends "NAmes"."""
-    missing = [(MISSING_CHOICE, MISSING_CHOICE)] if feature.nullable else []
-    return [(_value_name(feature, code), code) for code in codes] + missing
-
-
-def _value_name(feature: Feature, value: Any) -> str:
-    name = feature.value_label(value)
-    return f"{name} ({value})" if name and name != str(value) else str(value)
-
-
-def _number(code: str) -> int | float:
-    number = float(code)
-    return int(number) if number.is_integer() else number
-
-
-def _plain(value: float) -> str:
-    """1300 and 215245 rather than 1,300 and 2.152e+05; years stay years."""
-    return f"{value:.0f}" if float(value).is_integer() else f"{value:.4g}"
-
-
-def _display_value(feature: Feature, value: Any) -> Any:
-    if value is None:
-        return MISSING_CHOICE if feature.kind is FeatureKind.CATEGORY else None
-    return value
-
-
-def _row_from_components(features: list[Feature], values: tuple[Any, ...]) -> dict[str, Any]:
-    """UI values into a JSON-like row: an emptied field is missing where that is allowed, and an error elsewhere."""
-    row: dict[str, Any] = {}
-    empty: list[str] = []
-    for feature, value in zip(features, values, strict=True):
-        if value is None or value == MISSING_CHOICE or (isinstance(value, float) and math.isnan(value)):
-            if feature.nullable:
-                row[feature.name] = None
-            else:
-                usual = _value_name(feature, feature.default)
-                empty.append(f"{_label(feature)}: enter a value (the training data's usual value is {usual})")
-            continue
-        if feature.kind is FeatureKind.INTEGER and isinstance(value, float) and value.is_integer():
-            value = int(value)
-        row[feature.name] = value
-    if empty:
-        raise InputError(empty)
-    return row
-
-
-def _format_estimate(estimate: Estimate, *, sold: float | None = None) -> str:
-    text = f"## ${estimate.price:,.0f}\n"
-    text += f"{estimate.level:.0%} range: **${estimate.low:,.0f} – ${estimate.high:,.0f}**  \n"
-    if sold is not None:  # the model was trained on every sale, this one included: say so
-        text += f"Sold for **${sold:,.0f}**: this example's recorded sale (one the model was trained on)  \n"
-    text += (
-        f"model {estimate.model_version} · commit `{estimate.model_commit[:12]}` · request id `{estimate.request_id}`"
-    )
-    if estimate.warnings:
-        text += "\n\n" + "\n".join(f"⚠️ {warning}" for warning in estimate.warnings)
-    return text
 
 
 def _batch_tab(predictor: Predictor) -> None:

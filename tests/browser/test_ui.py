@@ -328,3 +328,44 @@ def test_the_model_tab_shows_every_plot_whole_at_1280_px(page: Page, live_app: L
         assert abs(box["height"] / box["width"] - natural[1] / natural[0]) < 0.02, (box, natural)
         assert box["width"] >= 0.8 * natural[0] / 1.2, (box, natural)  # 120-dpi PNGs: at least 80% of 100-dpi size
     page.screenshot(path=tmp_path / "model-tab.png", full_page=True)
+
+
+def test_the_estimate_says_why_with_a_chart_and_shows_what_similar_houses_sold_for(
+    page: Page, live_app: LiveApp, examples: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    page.goto(live_app.url)
+    page.get_by_role("button", name=re.compile(r"^Example 1: ")).click()
+    result = page.locator("#estimate")
+    expect(result).to_contain_text("Why this price.", timeout=WAIT)
+    explained = httpx.post(f"{live_app.url}/api/v1/explain", json=examples[0], timeout=30).json()
+    top = explained["contributions"][0]
+    verb = "adds about" if top["log_effect"] >= 0 else "lowers the price by about"
+    expect(result).to_contain_text(verb)
+    # The waterfall: the average house, the ten largest effects, the other features, this house.
+    chart = page.locator("#effects-chart svg")
+    expect(chart).to_be_visible()
+    bars = chart.locator("g.effect")
+    expect(bars).to_have_count(13)
+    expect(bars.first).to_contain_text(f"${round(explained['base_price']):,}")
+    expect(bars.last).to_contain_text(f"${round(explained['price']):,}")
+    expect(bars.nth(1)).to_contain_text(f"${abs(round(top['dollars'])):,}")
+    # Five sales in a table, with readable names: the first one's price as the API gives it.
+    header, rows = table_rows(page, "#comparables")
+    assert len(rows) == 5 and header[:2] == ["sold for", "sold"], header
+    assert rows[0][0] == f"${explained['comparables'][0]['sale_price']:,.0f}"
+    assert "Neighborhood" in header and all("(" not in row[header.index("Neighborhood")] for row in rows)
+    page.screenshot(path=tmp_path / "why-this-price.png", full_page=True)
+
+
+def test_an_error_after_an_explained_estimate_clears_the_chart_and_the_sales(page: Page, live_app: LiveApp) -> None:
+    page.goto(live_app.url)
+    page.get_by_role("button", name=re.compile(r"^Example 1: ")).click()
+    expect(page.locator("#effects-chart svg")).to_be_visible(timeout=WAIT)
+    expect(page.locator("#comparables")).to_be_visible()
+    living_area = page.get_by_label(LIVING_AREA, exact=True)
+    living_area.fill("")
+    living_area.press("Tab")
+    page.get_by_role("button", name="Estimate price", exact=True).click()
+    expect(page.locator("#estimate")).to_contain_text("No estimate.", timeout=WAIT)
+    expect(page.locator("#effects-chart svg")).to_have_count(0)
+    expect(page.locator("#comparables")).to_be_hidden()

@@ -6,8 +6,9 @@ from typing import Any
 
 from modelrepo import Feature, FeatureKind
 from serving.errors import InputError
+from serving.estimate_tab import _choices, _estimate_result, _label
 from serving.results import Estimate
-from serving.ui import _batch_view, _choices, _estimate_text, _label
+from serving.ui import _batch_view
 
 AREA = Feature(
     name="Gr Liv Area", kind=FeatureKind.INTEGER, nullable=False, default=1442, minimum=334, maximum=5642,
@@ -33,7 +34,10 @@ class Predictor:
 
 
 def text(outcome: Estimate | Exception, values: tuple[Any, ...], sales: list[tuple[dict[str, Any], float]]) -> str:
-    return _estimate_text(Predictor(outcome), [AREA, QUALITY], values, sales=sales)  # type: ignore[arg-type]
+    predictor = Predictor(outcome)
+    result, explained = _estimate_result(predictor, [AREA, QUALITY], values, sales=sales, explain=False)  # type: ignore[arg-type]
+    assert explained is None
+    return result
 
 
 def test_labels_and_choices_read_in_plain_language_and_keep_the_codes() -> None:
