@@ -31,6 +31,8 @@ from .validation import Row
 OUTPUT_COLUMNS = ("price", "low", "high", "model_version", "model_commit", "error")
 #: Rows validated and priced together: the REST batch's default size, so each chunk takes the REST route's path.
 CHUNK_ROWS = 1000
+#: Rows turned into the validator's dicts at once (per column, so the fewer slices the faster), bounding memory.
+SLICE_ROWS = 10 * CHUNK_ROWS
 
 
 @dataclass(frozen=True)
@@ -90,22 +92,23 @@ class Scorer:
     def score(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The input's columns plus price, low, high, model_version, model_commit and error (a bad row's message,
         as the REST batch route gives it without the `row N: ` prefix; such a row has no price)."""
-        checked = self.check(frame)
-        prices = np.full((len(checked), 3), np.nan)
-        errors: list[str | None] = [None] * len(checked)
-        for start in range(0, len(checked), CHUNK_ROWS):
-            results = self.predictor.price_batch(checked[start : start + CHUNK_ROWS], surface="batch").results
-            for n, result in enumerate(results):
-                if isinstance(result, Estimate):
-                    prices[start + n] = (result.price, result.low, result.high)
-                else:
-                    errors[start + n] = _unlabelled(result, n + 1)
+        prices = np.full((len(frame), 3), np.nan)
+        errors: list[str | None] = [None] * len(frame)
+        for start in range(0, len(frame), SLICE_ROWS):  # raw and checked rows take a few KB each
+            checked = self.check(frame.iloc[start : start + SLICE_ROWS])
+            for offset in range(0, len(checked), CHUNK_ROWS):
+                chunk = checked[offset : offset + CHUNK_ROWS]
+                for n, result in enumerate(self.predictor.price_batch(chunk, surface="batch").results):
+                    if isinstance(result, Estimate):
+                        prices[start + offset + n] = (result.price, result.low, result.high)
+                    else:
+                        errors[start + offset + n] = _unlabelled(result, n + 1)
         return frame.assign(
             price=prices[:, 0],
             low=prices[:, 1],
             high=prices[:, 2],
-            model_version=pd.array([self.version] * len(checked), dtype="string"),
-            model_commit=pd.array([self.commit] * len(checked), dtype="string"),
+            model_version=pd.array([self.version] * len(frame), dtype="string"),
+            model_commit=pd.array([self.commit] * len(frame), dtype="string"),
             error=pd.array(errors, dtype="string"),
         )
 
