@@ -114,7 +114,7 @@ def read_input(path: str, *, blocksize: str = "64MB") -> dd.DataFrame:
         fs, root = fsspec.core.url_to_fs(path)
         found = fs.exists(root)
         files = sorted(_data_files(fs.find(root))) if found and fs.isdir(root) else [root]
-    except (OSError, ValueError, ImportError) as error:
+    except Exception as error:  # any filesystem's failure to list (hf:// raises its HTTP client's own errors)
         raise ScoringError(f"Cannot open {path}: {_one_line(error)}") from error
     if not found:
         raise ScoringError(f"No input at {path}: give a CSV or Parquet file, a folder of them, or an hf:// path.")
