@@ -76,7 +76,7 @@ def score(
     pin, schema = _pin(settings)
     frame = read_input(input_path, blocksize=blocksize)
     _check_columns(list(frame.columns), schema)
-    output = _prepare_output(output_path, overwrite=overwrite)
+    output = _prepare_output(output_path, overwrite=overwrite, input_path=input_path)
     meta = pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in frame.dtypes.items()}).assign(
         price=pd.Series(dtype="float64"),
         low=pd.Series(dtype="float64"),
@@ -96,7 +96,9 @@ def score(
                 _progress(future)
             future.result()
         except _UNREADABLE as error:
-            raise ScoringError(f"Cannot read {input_path}: {_one_line(error)}") from error
+            writing = str(getattr(error, "filename", None) or "").startswith(output.removeprefix("file://"))
+            action = f"write {output_path}" if writing else f"read {input_path}"
+            raise ScoringError(f"Cannot {action}: {_one_line(error)}") from error
         seconds = time.perf_counter() - started
     rows, errors, files = _count(output)
     return ScoreReport(rows, errors, seconds, output, files, count, pin, _source(settings))
@@ -168,8 +170,12 @@ def _check_columns(columns: list[str], schema: Schema) -> None:
         raise ScoringError(f"The input has columns named {', '.join(taken)}, which the output adds; rename them.")
 
 
-def _prepare_output(path: str, *, overwrite: bool) -> str:
+def _prepare_output(path: str, *, overwrite: bool, input_path: str) -> str:
+    """The output's absolute path, checked: never the input or a folder holding it (--overwrite would delete it)."""
     fs, root = fsspec.core.url_to_fs(path)
+    _, source = fsspec.core.url_to_fs(input_path)
+    if f"{source.rstrip('/')}/".startswith(f"{root.rstrip('/')}/"):
+        raise ScoringError(f"The output {path} is, or holds, the input {input_path}; write it somewhere else.")
     if fs.exists(root) and (not fs.isdir(root) or fs.ls(root)):
         if not overwrite:
             raise ScoringError(f"{path} already exists; choose another output, or pass --overwrite to replace it.")

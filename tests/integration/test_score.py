@@ -233,3 +233,18 @@ def test_an_unreachable_scheduler_stops_with_one_line(
     ]
     line = one_line_failure([*argv, "--scheduler", "tcp://127.0.0.1:9", "--timeout", "1"], capsys)
     assert line.startswith("error: Cannot reach the Dask scheduler at tcp://127.0.0.1:9")
+
+
+def test_an_existing_output_or_one_holding_the_input_is_refused(
+    registry: LocalStore, sample: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "data").mkdir()
+    sample.head(5).to_csv(tmp_path / "data" / "houses.csv", index=False)
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "part-00000.parquet").write_bytes(b"earlier output")
+    argv = ["--input", str(tmp_path / "data"), "--registry", str(registry.root), "--overwrite"]
+    holding = one_line_failure([*argv, "--output", str(tmp_path)], capsys)
+    assert holding.startswith(f"error: The output {tmp_path} is, or holds, the input")
+    taken = one_line_failure([*argv[:-1], "--output", str(tmp_path / "taken")], capsys)
+    assert "already exists; choose another output, or pass --overwrite" in taken
+    assert (tmp_path / "data" / "houses.csv").is_file() and (tmp_path / "taken" / "part-00000.parquet").is_file()
