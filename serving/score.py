@@ -77,15 +77,7 @@ def score(
     frame = read_input(input_path, blocksize=blocksize)
     _check_columns(list(frame.columns), schema)
     output = _prepare_output(output_path, overwrite=overwrite, input_path=input_path)
-    meta = pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in frame.dtypes.items()}).assign(
-        price=pd.Series(dtype="float64"),
-        low=pd.Series(dtype="float64"),
-        high=pd.Series(dtype="float64"),
-        model_version=pd.Series(dtype="string"),
-        model_commit=pd.Series(dtype="string"),
-        error=pd.Series(dtype="string"),
-    )
-    scored = frame.map_partitions(score_partition, pin, meta=meta)
+    scored = frame.map_partitions(score_partition, pin, meta=_scored_meta(frame))
     with _cluster(scheduler, workers=workers, timeout=connect_timeout) as client:
         count = len(client.scheduler_info(n_workers=-1)["workers"])
         started = time.perf_counter()
@@ -102,6 +94,15 @@ def score(
         seconds = time.perf_counter() - started
     rows, errors, files = _count(output)
     return ScoreReport(rows, errors, seconds, output, files, count, pin, _source(settings))
+
+
+def _scored_meta(frame: dd.DataFrame) -> pd.DataFrame:
+    """The output's empty frame (Dask's `meta`): the input's columns and dtypes, then the ones scoring adds."""
+    added = {"price": "float64", "low": "float64", "high": "float64", "model_version": "string"}
+    added |= {"model_commit": "string", "error": "string"}
+    assert tuple(added) == OUTPUT_COLUMNS
+    columns = {name: pd.Series(dtype=dtype) for name, dtype in [*frame.dtypes.items(), *added.items()]}
+    return pd.DataFrame(columns)
 
 
 def read_input(path: str, *, blocksize: str = "64MB") -> dd.DataFrame:
