@@ -45,3 +45,8 @@ class UnsupportedModelError(ServingError, TypeError):
 
 class ExplanationUnavailableError(ServingError, LookupError):
     """This model version cannot be explained (it is served through the pipeline, or its steps are not supported)."""
+
+
+class ScoringError(ServingError, RuntimeError):
+    """A batch scoring job cannot start or go on: its input cannot be read, its output exists, its cluster is out
+    of reach."""

@@ -21,6 +21,7 @@ from modelrepo import (
     Schema,
     Snapshot,
     Store,
+    Version,
     load_model,
     to_frame,
     verify_folder,
@@ -91,11 +92,7 @@ def load_served_model(settings: ServingSettings, *, store: Store | None = None) 
     store = store or open_store(settings)
     clock = _Stopwatch()
     try:
-        if isinstance(store, LocalStore) and not store.versions():
-            raise StartupError(
-                f"No model in the {store.description}. Run `python -m training` first, "
-                "or set MODEL_REPO to serve from the Hugging Face Hub."
-            )
+        _require_a_version(store)
         snapshot = store.fetch(settings.revision)  # a few hundred KB: the card and plots feed the Model tab
         clock.lap("fetch")
         manifest = verify_folder(snapshot.folder)
@@ -137,6 +134,29 @@ def load_served_model(settings: ServingSettings, *, store: Store | None = None) 
         comparables=comparables,
         timings=clock.timings,
     )
+
+
+def pin_version(settings: ServingSettings, *, store: Store | None = None) -> Version:
+    """Resolve the revision to one version and its commit, loading nothing: a batch job pins it once, then every
+    worker loads exactly that commit, so that a promotion during the job cannot mix two models.
+
+    Raises:
+        StartupError: no model in the local registry, or no such revision (the app's messages).
+    """
+    store = store or open_store(settings)
+    try:
+        _require_a_version(store)
+        return store.resolve(settings.revision)
+    except ModelRepoError as error:
+        raise StartupError(str(error)) from error
+
+
+def _require_a_version(store: Store) -> None:
+    if isinstance(store, LocalStore) and not store.versions():
+        raise StartupError(
+            f"No model in the {store.description}. Run `python -m training` first, "
+            "or set MODEL_REPO to serve from the Hugging Face Hub."
+        )
 
 
 def _attribution(engine: EngineChoice, reference: Reference) -> tuple[ModelAttribution | None, str]:

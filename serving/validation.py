@@ -163,6 +163,11 @@ class Validator:
         table = table.drop(columns=extra)
         return [self._csv_row(row) for row in table.to_dict("records")]
 
+    def csv_cells(self, cells: Mapping[str, Any]) -> dict[str, Any]:
+        """One record of text cells (None where blank), keyed by feature name, as `csv_rows` reads an upload's line:
+        for a batch job that reads its files with Dask rather than from bytes."""
+        return self._csv_row(cells)
+
     def _csv_row(self, cells: Mapping[str, Any]) -> dict[str, Any]:
         """A blank cell is missing where training had missing values, and takes the default elsewhere."""
         row: dict[str, Any] = {}
