@@ -18,7 +18,6 @@ and the load average before and after, since a shared machine changes every figu
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import resource
 import sys
@@ -27,13 +26,12 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from distributed import Client, LocalCluster
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from serving import ServedModel, ServingSettings, load_served_model  # noqa: E402
-from serving.score import score  # noqa: E402
+from serving.score import local_cluster, score  # noqa: E402
 from serving.scoring import CHUNK_ROWS, Scorer  # noqa: E402
 from training.data import AMES_CSV, NA_MARKERS  # noqa: E402
 
@@ -105,16 +103,7 @@ def _in_process(served: ServedModel, data: Path) -> float:
 
 
 def _on_dask(settings: ServingSettings, data: Path, output: Path, *, workers: int) -> tuple[float, str]:
-    with (
-        LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=logging.CRITICAL,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+    with local_cluster(workers) as (cluster, client):  # started before the clock: the job alone is timed
         report = score(
             settings,
             input_path=str(data),

@@ -189,19 +189,26 @@ def _part_name(index: int) -> str:
 
 
 @contextlib.contextmanager
+def local_cluster(workers: int) -> Iterator[tuple[LocalCluster, Client]]:
+    """A local cluster of `workers` processes with one thread each (the engine is NumPy), and its client."""
+    with (
+        LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.CRITICAL,  # its shutdown chatter; a task's error reaches us as an exception
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield cluster, client
+
+
+@contextlib.contextmanager
 def _cluster(scheduler: str | None, *, workers: int, timeout: float) -> Iterator[Client]:
-    """The user's cluster, or a local one of `workers` processes with one thread each (the engine is NumPy)."""
+    """The user's cluster, or a local one (`local_cluster`)."""
     if scheduler is None:
-        with (
-            LocalCluster(
-                n_workers=workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                silence_logs=logging.CRITICAL,  # its shutdown chatter; a task's error reaches us as an exception
-            ) as cluster,
-            Client(cluster) as client,
-        ):
+        with local_cluster(workers) as (_, client):
             yield client
         return
     try:
