@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from modelrepo import EXAMPLES_FILE, Snapshot
 from tests.conftest import API_TOKEN
@@ -210,18 +210,25 @@ def test_estimating_a_batch_without_a_file_says_what_to_do(page: Page, live_app:
     expect(page.get_by_text("Choose a CSV file first.")).to_be_visible(timeout=WAIT)
 
 
-def test_an_invalid_value_after_an_estimate_clears_the_price_and_says_why(page: Page, live_app: LiveApp) -> None:
-    """Regression: after a valid estimate, an invalid input showed an error but left the old price on the page."""
+def estimate_example_1_then_set_living_area(page: Page, live_app: LiveApp, value: str) -> Locator:
+    """Price example 1, then estimate again with the living area set to `value`: returns the result, which must
+    then say why there is no estimate."""
     page.goto(live_app.url)
     page.get_by_role("button", name=re.compile(r"^Example 1: ")).click()
     result = page.locator("#estimate")
     expect(result).to_contain_text("range", timeout=WAIT)
     assert "$" in result.inner_text()
     living_area = page.get_by_label(LIVING_AREA, exact=True)
-    living_area.fill("99999999")
+    living_area.fill(value)
     living_area.press("Tab")
     page.get_by_role("button", name="Estimate price", exact=True).click()
     expect(result).to_contain_text("No estimate.", timeout=WAIT)
+    return result
+
+
+def test_an_invalid_value_after_an_estimate_clears_the_price_and_says_why(page: Page, live_app: LiveApp) -> None:
+    """Regression: after a valid estimate, an invalid input showed an error but left the old price on the page."""
+    result = estimate_example_1_then_set_living_area(page, live_app, "99999999")
     expect(result).to_contain_text("Gr Liv Area: 99,999,999 is outside the accepted range 0 to ")
     assert "$" not in result.inner_text()
 
@@ -277,16 +284,7 @@ def test_an_example_shows_its_sale_price_until_the_form_changes(
 
 def test_an_emptied_required_field_replaces_the_price_with_the_message(page: Page, live_app: LiveApp) -> None:
     """Regression: the empty-field error was a pop-up, and the previous house's price stayed on the page."""
-    page.goto(live_app.url)
-    page.get_by_role("button", name=re.compile(r"^Example 1: ")).click()
-    result = page.locator("#estimate")
-    expect(result).to_contain_text("range", timeout=WAIT)
-    assert "$" in result.inner_text()
-    living_area = page.get_by_label(LIVING_AREA, exact=True)
-    living_area.fill("")
-    living_area.press("Tab")
-    page.get_by_role("button", name="Estimate price", exact=True).click()
-    expect(result).to_contain_text("No estimate.", timeout=WAIT)
+    result = estimate_example_1_then_set_living_area(page, live_app, "")
     expect(result).to_contain_text(f"{LIVING_AREA}: enter a value")
     assert "$" not in result.inner_text() and "Sold for" not in result.inner_text()
 

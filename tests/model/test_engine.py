@@ -118,6 +118,22 @@ def made_up_table(kind: str, rows: int = 240, seed: int = 1) -> pd.DataFrame:
     return table
 
 
+def made_up_options(csv: Path, output: Path, **model: Any) -> TrainOptions:
+    """A quick, unpublished training on a made-up table (`model` changes the quick configuration)."""
+    return TrainOptions(
+        data=csv,
+        target="price",
+        drop=(),
+        feature_docs=None,
+        folds=2,
+        importance_repeats=1,
+        model=replace(QUICK_CONFIG, one_hot_min_frequency=10, **model),
+        quick=True,
+        output=output,
+        publish=False,
+    )
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("kind", "leaves"),
@@ -127,19 +143,7 @@ def made_up_table(kind: str, rows: int = 240, seed: int = 1) -> pd.DataFrame:
 def test_models_trained_on_made_up_tables_compile_exactly(tmp_path: Path, kind: str, leaves: int) -> None:
     csv = tmp_path / f"{kind}.csv"
     made_up_table(kind).to_csv(csv, index=False)
-    options = TrainOptions(
-        data=csv,
-        target="price",
-        drop=(),
-        feature_docs=None,
-        folds=2,
-        importance_repeats=1,
-        model=replace(QUICK_CONFIG, hgb_max_leaf_nodes=leaves, one_hot_min_frequency=10),
-        quick=True,
-        output=tmp_path / "model",
-        publish=False,
-    )
-    report = train(options, progress=lambda _: None)
+    report = train(made_up_options(csv, tmp_path / "model", hgb_max_leaf_nodes=leaves), progress=lambda _: None)
     model, schema = load_model(report.folder / MODEL_FILE), Schema.read(report.folder)
     examples = json.loads((report.folder / EXAMPLES_FILE).read_text())["rows"]
 

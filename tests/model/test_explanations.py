@@ -11,7 +11,6 @@ from __future__ import annotations
 import gzip
 import itertools
 import math
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -24,10 +23,10 @@ from serving.engine import compile_model
 from serving.engine.shapley import ModelAttribution, TreeAttribution, attribute_model, product_shapley
 from serving.explanation import explain_rows
 from serving.validation import Row
-from training import QUICK_CONFIG, TrainOptions, train
+from training import train
 from training.data import AMES_CSV
 
-from .test_engine import made_up_table, validated
+from .test_engine import made_up_options, made_up_table, validated
 
 # --- The shipped model's shape, on every Ames row -------------------------------------------------------------------
 
@@ -92,18 +91,7 @@ def small(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     folder = tmp_path_factory.mktemp(f"explain-{request.param}")
     csv = folder / "mixed.csv"
     made_up_table("mixed", rows=400, seed=3).to_csv(csv, index=False)
-    options = TrainOptions(
-        data=csv,
-        target="price",
-        drop=(),
-        feature_docs=None,
-        folds=2,
-        importance_repeats=1,
-        model=replace(QUICK_CONFIG, hgb_max_iter=40, hgb_max_leaf_nodes=request.param, one_hot_min_frequency=10),
-        quick=True,
-        output=folder / "model",
-        publish=False,
-    )
+    options = made_up_options(csv, folder / "model", hgb_max_iter=40, hgb_max_leaf_nodes=request.param)
     report = train(options, progress=lambda _: None)
     model, schema = load_model(report.folder / MODEL_FILE), Schema.read(report.folder)
     compiled = compile_model(model, schema)
