@@ -43,7 +43,6 @@ class Attributions:
 
     base: float
     contributions: np.ndarray  # (rows, features), features in `ModelAttribution.features` order
-    log_prediction: np.ndarray  # (rows,) the blend before the inverse target function
 
 
 @dataclass(frozen=True)
@@ -272,11 +271,9 @@ class ModelAttribution:
     def explain_arrays(self, numbers: np.ndarray, slots: np.ndarray) -> Attributions:
         width = len(self.features)
         total = np.zeros((len(numbers), width))
-        log_prediction = np.zeros(len(numbers))
-        for share, attribution, part in zip(self.shares, self.parts, self.model.parts, strict=True):
+        for share, attribution in zip(self.shares, self.parts, strict=True):
             total += share * attribution.contributions(numbers, slots, width)
-            log_prediction += share * part.predict(numbers, slots)
-        return Attributions(self.base, total, log_prediction)
+        return Attributions(self.base, total)
 
     def explain(self, rows: Sequence[Mapping[str, Any]]) -> Attributions:
         return self.explain_arrays(*self.model.layout.arrays(rows))
