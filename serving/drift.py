@@ -121,6 +121,21 @@ class DriftMonitor:
         """Training and live shares per bin of one feature (or `prediction`), for a plot."""
         with self._lock:
             window = list(self._rows)
+        return self._bins(feature, window)
+
+    def bin_counts(self) -> dict[str, list[BinCount]]:
+        """Per feature (and `prediction`), the window's rows in each training bin: what replicas export so that a
+        fleet's PSI is the PSI of their summed counts (one replica's shares cannot be averaged into it)."""
+        with self._lock:
+            window = list(self._rows)
+        features = [*self.reference.categorical, *self.reference.numeric, PREDICTION]
+        # A live share is a count over the window's length, so share × length is that count again.
+        return {
+            feature: [BinCount(b.label, b.training, round(b.live * len(window))) for b in self._bins(feature, window)]
+            for feature in features
+        }
+
+    def _bins(self, feature: str, window: list[tuple[Row, float]]) -> list[Bin]:
         values = [price for _, price in window] if feature == PREDICTION else [row.get(feature) for row, _ in window]
         if feature in self.reference.categorical:
             expected = self.reference.categorical[feature].frequencies
@@ -132,36 +147,6 @@ class DriftMonitor:
         training = [*profile.frequencies, profile.missing]
         current = [*live_profile.frequencies, live_profile.missing]
         return [Bin(label, t, c) for label, t, c in zip(labels, training, current, strict=True)]
-
-    def bin_counts(self) -> dict[str, list[BinCount]]:
-        """Per feature (and `prediction`), the window's rows in each training bin: what replicas export so that a
-        fleet's PSI is the PSI of their summed counts (one replica's shares cannot be averaged into it)."""
-        with self._lock:
-            window = list(self._rows)
-        counts: dict[str, list[BinCount]] = {}
-        for name, categorical in self.reference.categorical.items():
-            expected = categorical.frequencies
-            known = [key for key in expected if key not in (MISSING, OTHER)]
-            values = [row.get(name) for row, _ in window]
-            shares = category_profile(values, known).frequencies
-            counts[name] = [
-                BinCount(key, share, round(shares.get(key, 0.0) * len(window))) for key, share in expected.items()
-            ]
-        numeric = {
-            name: (profile, [row.get(name) for row, _ in window]) for name, profile in self.reference.numeric.items()
-        }
-        numeric[PREDICTION] = (self.reference.prediction, [price for _, price in window])
-        for name, (profile, values) in numeric.items():
-            array = _floats(values)
-            present = array[np.isfinite(array)]
-            inside = np.bincount(
-                np.searchsorted(np.asarray(profile.edges), present, side="left"), minlength=len(profile.edges) + 1
-            )
-            labels = [*_bin_labels(profile.edges), "missing"]
-            training = [*profile.frequencies, profile.missing]
-            live = [*inside.tolist(), int(array.size - present.size)]
-            counts[name] = [BinCount(label, t, int(c)) for label, t, c in zip(labels, training, live, strict=True)]
-        return counts
 
     def _scores(self, window: list[tuple[Row, float]]) -> dict[str, float]:
         scores: dict[str, float] = {}

@@ -33,6 +33,9 @@ class Monitor:
         self.metrics.model.info({"version": served.version, "commit": served.commit, "source": served.public_source})
         self.metrics.engine.info({"engine": served.engine.name, "reason": served.engine.reason})
         self.drift = DriftMonitor(served.reference, served.schema, window=settings.drift_window)
+        for feature, bins in self.drift.bin_counts().items():  # the training shares never change: set them once
+            for item in bins:
+                self.metrics.drift_training_share.labels(feature=feature, bin=item.label).set(item.training)
         self.mirror = _mirror(settings, self.metrics) if settings.log_repo else None
         failures = self.metrics.log_failures.labels(destination="local")
         self.log = PredictionLog(
@@ -105,7 +108,6 @@ class Monitor:
         for feature, bins in self.drift.bin_counts().items():
             for item in bins:
                 self.metrics.drift_bin_rows.labels(feature=feature, bin=item.label).set(item.rows)
-                self.metrics.drift_training_share.labels(feature=feature, bin=item.label).set(item.training)
         return self.metrics.render()
 
     def close(self) -> None:
