@@ -67,14 +67,17 @@ def hash_folder(folder: Path) -> dict[str, FileEntry]:
     }
 
 
-def verify_folder(folder: Path, *, only: Iterable[str] | None = None) -> Manifest:
-    """Check files against the manifest; `only` limits the check to the files that were fetched.
+def verify_folder(folder: Path, *, only: Iterable[str] | None = None, optional: Iterable[str] = ()) -> Manifest:
+    """Check files against the manifest; `only` limits the check to the files that were fetched. An `optional`
+    file (one a version may leave out) that is present is checked too, so it must be listed.
 
     Raises:
-        IntegrityError: a listed file is missing, or its size or sha256 differs.
+        IntegrityError: a listed file is missing, or its size or sha256 differs; a present optional file is not
+            listed.
     """
     manifest = Manifest.read(folder)
     names = list(manifest.files) if only is None else [name for name in only if name != MANIFEST_FILE]
+    names += [name for name in optional if name not in names and (folder / name).is_file()]
     problems: list[str] = []
     for name in names:
         expected = manifest.files.get(name)

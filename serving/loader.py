@@ -95,9 +95,7 @@ def load_served_model(settings: ServingSettings, *, store: Store | None = None) 
         _require_a_version(store)
         snapshot = store.fetch(settings.revision)  # a few hundred KB: the card and plots feed the Model tab
         clock.lap("fetch")
-        manifest = verify_folder(snapshot.folder)
-        if (snapshot.folder / COMPARABLES_FILE).is_file():  # optional, so it must be listed: verify it by name
-            verify_folder(snapshot.folder, only=[COMPARABLES_FILE])
+        manifest = verify_folder(snapshot.folder, optional=[COMPARABLES_FILE])  # present, so it must be listed
         model = load_model(snapshot.folder / MODEL_FILE)
         schema = Schema.read(snapshot.folder)
         metrics = Metrics.read(snapshot.folder)
