@@ -130,13 +130,18 @@ class Validator:
         """The REST batch body, parsed and checked in one pass. Raises pydantic's ValidationError."""
         return [self.complete(row) for row in self.batch.validate_json(body)["rows"]]
 
-    def rows(self, raws: Sequence[Any]) -> list[Row | InputError]:
-        """Validate each row on its own, so that one bad row does not stop the others."""
+    def batch_rows(self, raws: Sequence[Any]) -> list[Row]:
+        """Parsed rows checked in one pass, as `batch_json` checks a body. Raises pydantic's ValidationError."""
+        return [self.complete(row) for row in self.batch.validate_python({"rows": raws})["rows"]]
+
+    def rows(self, raws: Sequence[Any], *, labelled: bool = True) -> list[Row | InputError]:
+        """Validate each row on its own, so that one bad row does not stop the others; each problem names its
+        row (`row 3: `) unless `labelled` is false."""
         self.check_size(len(raws))
         results: list[Row | InputError] = []
         for number, raw in enumerate(raws, start=1):
             try:
-                results.append(self.row(raw, label=f"row {number}: "))
+                results.append(self.row(raw, label=f"row {number}: " if labelled else ""))
             except InputError as error:
                 results.append(error)
         return results
