@@ -8,17 +8,15 @@ the price alone. Every error replaces all three, so nothing on the page belongs 
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
 import pandas as pd
 
-from modelrepo import EXAMPLES_FILE, Feature, FeatureKind, Schema
+from modelrepo import Feature, FeatureKind, Schema
 
 from .errors import InputError, TooLargeError
 from .explanation_view import comparables_table, effects_chart, effects_sentence
@@ -70,7 +68,7 @@ def estimate_tab(predictor: Predictor, ordered: list[Feature]) -> list[gr.compon
     )
     outputs = [result, chart, sold]
 
-    sales = _example_sales(features, examples, _sale_prices(predictor.served.folder, len(examples)))
+    sales = _example_sales(features, examples, predictor.served.example_prices)
 
     def estimate(*values: Any) -> tuple[str, str, Any]:
         return _estimate_outputs(predictor, features, values, sales=sales)
@@ -195,17 +193,6 @@ def _example_label(schema: Schema, example: dict[str, Any]) -> str:
     if example.get("Year Built") is not None:
         facts.append(f"built {example['Year Built']}")
     return " · ".join(facts)
-
-
-def _sale_prices(folder: Path, count: int) -> list[float | None]:
-    """The examples' actual sale prices, recorded by training beside the rows in examples.json ("actual")."""
-    try:
-        actual = json.loads((folder / EXAMPLES_FILE).read_text(encoding="utf-8")).get("actual") or []
-    except (OSError, ValueError, AttributeError):
-        actual = []
-    if len(actual) != count:
-        return [None] * count
-    return [float(price) if isinstance(price, int | float) else None for price in actual]
 
 
 def _example_sales(

@@ -52,6 +52,8 @@ class ServedModel:
     reference: Reference
     examples: list[dict[str, Any]]
     engine: EngineChoice
+    #: What each example house actually sold for (examples.json's "actual"; None where training did not record it).
+    example_prices: list[float | None] = field(default_factory=list)
     #: Additive explanations over the compiled engine, or None with the reason in `explanations_unavailable`.
     attribution: ModelAttribution | None = None
     explanations_unavailable: str = ""
@@ -126,6 +128,7 @@ def load_served_model(settings: ServingSettings, *, store: Store | None = None) 
         manifest=manifest,
         reference=reference,
         examples=examples["rows"],
+        example_prices=_sale_prices(examples),
         engine=engine,
         attribution=attribution,
         explanations_unavailable=unavailable,
@@ -147,6 +150,14 @@ def pin_version(settings: ServingSettings, *, store: Store | None = None) -> Ver
         return store.resolve(settings.revision)
     except ModelRepoError as error:
         raise StartupError(str(error)) from error
+
+
+def _sale_prices(examples: dict[str, Any]) -> list[float | None]:
+    """One price per example row, None for any that examples.json does not give (older versions lack "actual")."""
+    actual = examples.get("actual")
+    if not isinstance(actual, list) or len(actual) != len(examples["rows"]):
+        return [None] * len(examples["rows"])
+    return [float(price) if isinstance(price, int | float) else None for price in actual]
 
 
 def _require_a_version(store: Store) -> None:
