@@ -19,7 +19,10 @@ from .errors import UntrustedTypesError
 TRUSTED_TYPES: frozenset[str] = frozenset(
     {
         "functools.partial",
+        "numpy.diff",  # the engineered columns' reductions (`training/engineering.py`)
         "numpy.dtype",
+        "numpy.prod",
+        "numpy.sum",
         "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
         "sklearn.utils._bunch.Bunch",
         "sklearn.utils.validation.check_array",

@@ -22,7 +22,7 @@ from .engine.shapley import ModelAttribution
 @dataclass(frozen=True, slots=True)
 class Contribution:
     feature: str
-    value: Any  # the house's value of the feature, as sent (codes, not labels)
+    value: Any  # the house's value of the feature, as sent (codes, not labels); an engineered one's, computed
     log_effect: float
     percent: float
     dollars: float
@@ -56,9 +56,12 @@ class Explanation:
 
 def explain_rows(attribution: ModelAttribution, rows: Sequence[Mapping[str, Any]]) -> list[Explanation]:
     """One explanation per validated row, its effects sorted by size (ties in the model's feature order)."""
-    attributions = attribution.explain(rows)
+    layout = attribution.model.layout
+    numbers, slots = layout.arrays(rows)
+    attributions = attribution.explain_arrays(numbers, slots)
+    engineered = {column.name: layout.numeric.index(column.name) for column in layout.derived}
     explanations = []
-    for row, effects in zip(rows, attributions.contributions, strict=True):
+    for n, (row, effects) in enumerate(zip(rows, attributions.contributions, strict=True)):
         order = np.argsort(-np.abs(effects), kind="stable")
         running = math.exp(attributions.base)
         contributions = []
@@ -66,7 +69,13 @@ def explain_rows(attribution: ModelAttribution, rows: Sequence[Mapping[str, Any]
             effect = float(effects[index])
             after = running * math.exp(effect)
             name = attribution.features[index]
-            contributions.append(Contribution(name, row.get(name), effect, math.expm1(effect) * 100, after - running))
+            value = _as_number(numbers[n, engineered[name]]) if name in engineered else row.get(name)
+            contributions.append(Contribution(name, value, effect, math.expm1(effect) * 100, after - running))
             running = after
         explanations.append(Explanation(attributions.base, contributions))
     return explanations
+
+
+def _as_number(value: float) -> float | int:
+    """An engineered value as JSON shows it: 2,450 rather than 2450.0 for a whole number."""
+    return int(value) if float(value).is_integer() else float(value)

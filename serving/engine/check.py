@@ -97,7 +97,7 @@ def _telling_values(compiled: CompiledModel, schema: Schema) -> dict[str, list[A
         for column, threshold in zip(trees.number_columns, trees.thresholds, strict=True):
             thresholds.setdefault(int(column), []).append(float(threshold))
     choices: dict[str, list[Any]] = {name: [value] for name, value in schema.defaults().items()}
-    for index, name in enumerate(layout.numeric):
+    for index, name in enumerate(layout.raw_numeric):  # engineered columns follow them, computed
         feature = schema.feature(name)
         low, high = feature.minimum or 0.0, feature.maximum or 1.0
         span = max(high - low, 1.0)

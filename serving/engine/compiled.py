@@ -21,6 +21,7 @@ from sklearn.preprocessing import FunctionTransformer
 from modelrepo import FeatureKind, Schema
 
 from ..errors import UnsupportedModelError
+from .derived import Derivation, derivation, is_derivation
 from .inputs import InputLayout
 from .internals import check_sklearn_version
 from .linear import LinearPart, compile_linear, linear_columns
@@ -30,6 +31,9 @@ from .trees import TreePart, compile_trees, tree_columns
 INVERSE_FUNCTIONS = {np.exp, np.expm1, np.square}
 
 Part = LinearPart | TreePart
+
+#: Linear estimators whose `predict` is `X @ coef_ + intercept_` (scikit-learn's `LinearModel`).
+LINEAR_ESTIMATORS = ("Ridge", "HuberRegressor")
 
 
 @dataclass(frozen=True)
@@ -101,7 +105,7 @@ def _part_kind(pipeline: Any) -> str:
     if not isinstance(pipeline, Pipeline) or len(pipeline.steps) != 2:
         raise UnsupportedModelError(f"a model part {type(pipeline).__name__} (expected a two-step Pipeline)")
     last = type(pipeline.steps[-1][1]).__name__
-    if last == "Ridge":
+    if last in LINEAR_ESTIMATORS:
         return "linear"
     if last == "HistGradientBoostingRegressor":
         return "trees"
@@ -131,8 +135,26 @@ def _layout(pipelines: list[Pipeline], kinds: list[str], schema: Schema) -> Inpu
     if overlap:
         raise UnsupportedModelError(f"columns used both as numbers and as categories: {sorted(overlap)}")
     ordered = [feature.name for feature in schema.features]
+    raw = sorted(numeric, key=ordered.index)
     return InputLayout(
         schema,
-        sorted(numeric, key=ordered.index),
+        raw,
         {name: categorical[name] for name in sorted(categorical, key=ordered.index)},
+        _derivations(pipelines, raw),
     )
+
+
+def _derivations(pipelines: list[Pipeline], raw: list[str]) -> list[Derivation]:
+    """The distinct engineered columns of every part, in the order the parts name them."""
+    found: dict[str, Derivation] = {}
+    for pipeline in pipelines:
+        for name, transformer, selected in pipeline.steps[0][1].transformers_:
+            if not is_derivation(transformer):
+                continue
+            if name in raw:
+                raise UnsupportedModelError(f"an engineered column {name!r} named like an input column")
+            column = derivation(name, transformer, np.array([raw.index(input) for input in selected], dtype=np.intp))
+            if name in found and not found[name].same_as(column):
+                raise UnsupportedModelError(f"the engineered column {name!r} is made two ways by two parts")
+            found.setdefault(name, column)
+    return list(found.values())

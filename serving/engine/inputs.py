@@ -1,7 +1,8 @@
 """Validated rows to the two arrays the compiled engine works on: numbers, and one slot per category.
 
 Every categorical value the model can tell apart gets a slot: missing (None) first, then each known category,
-then one slot for anything else (unseen). Each fitted encoder is evaluated once on those slots when the engine
+then one slot for anything else (unseen). Engineered columns (`derived.py`) follow the schema's numbers in the
+numbers array, computed from them. Each fitted encoder is evaluated once on those slots when the engine
 is built, so a request only looks values up; the slots of all columns are numbered globally, so one gather
 reads a per-slot table for every column at once.
 """
@@ -16,6 +17,8 @@ from typing import Any
 import numpy as np
 
 from modelrepo import Schema, to_frame
+
+from .derived import Derivation
 
 #: Stands for every value no encoder saw: it is not a category of any column, so each encoder treats it as unknown.
 UNSEEN = "\x00unseen"
@@ -35,9 +38,17 @@ class CategoryColumn:
 class InputLayout:
     """Which columns the model reads, and how a row's values become array entries."""
 
-    def __init__(self, schema: Schema, numeric: Iterable[str], categorical: Mapping[str, Iterable[str]]) -> None:
+    def __init__(
+        self,
+        schema: Schema,
+        numeric: Iterable[str],
+        categorical: Mapping[str, Iterable[str]],
+        derived: Iterable[Derivation] = (),
+    ) -> None:
         self.schema = schema
-        self.numeric = tuple(numeric)
+        self.raw_numeric = tuple(numeric)  # the schema's numbers the model reads
+        self.derived = tuple(derived)  # then the engineered columns, computed from them
+        self.numeric = (*self.raw_numeric, *(column.name for column in self.derived))
         columns, offset = [], 0
         for name, known in categorical.items():
             vocabulary = (None, *sorted(set(known)), UNSEEN)
@@ -45,7 +56,7 @@ class InputLayout:
             offset += len(vocabulary)
         self.categorical = tuple(columns)
         self.slot_count = offset
-        self._numbers = _getter(self.numeric)
+        self._numbers = _getter(self.raw_numeric)
         self._categories = _getter(tuple(column.name for column in self.categorical))
         self._slots = [
             {value: column.offset + n for n, value in enumerate(column.vocabulary[:-1])} for column in self.categorical
@@ -64,7 +75,11 @@ class InputLayout:
 
         Rows are complete (every feature present), as the validator returns them.
         """
-        numbers = np.array([self._numbers(row) for row in rows], dtype=np.float64).reshape(len(rows), len(self.numeric))
+        numbers = np.array([self._numbers(row) for row in rows], dtype=np.float64).reshape(
+            len(rows), len(self.raw_numeric)
+        )
+        if self.derived:
+            numbers = np.hstack([numbers, *(column.compute(numbers) for column in self.derived)])
         lookups, unseen, values = self._slots, self._unseen, self._categories
         slots = np.array([list(map(dict.get, lookups, values(row), unseen)) for row in rows], dtype=np.intp).reshape(
             len(rows), len(self.categorical)

@@ -1,11 +1,12 @@
-"""The linear part: a ColumnTransformer (imputed, compressed, scaled numbers; one-hot categories) then a Ridge.
+"""The linear part: a ColumnTransformer (imputed, compressed, scaled numbers; one-hot categories; ordinal
+scales of categories; engineered columns) then a Ridge or a Huber regression (both predict `X @ coef_ + b`).
 
 Numbers go through the fitted imputer statistics, the element-wise function and the scaler, with the same NumPy
 operations scikit-learn applies. Categories need no work per request: the fitted categorical steps (missing fill,
-one-hot with infrequent grouping) are run once on every slot, and each slot keeps the one coefficient its column
-selects. The sum follows the order scikit-learn's own product takes: for a sparse design matrix, scipy adds the
-row's entries one by one in column order (reproduced with a sequential `np.add.accumulate`); for a dense one,
-the same `X @ coef` call on a matrix of the same layout.
+one-hot with infrequent grouping, or an ordinal scale and its scaler) are run once on every slot, and each slot
+keeps the one coefficient its column selects. The sum follows the order scikit-learn's own product takes: for a
+sparse design matrix, scipy adds the row's entries one by one in column order (reproduced with a sequential
+`np.add.accumulate`); for a dense one, the same `X @ coef` call on a matrix of the same layout.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from typing import Any
 import numpy as np
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
-from sklearn.linear_model import Ridge
+from sklearn.linear_model import HuberRegressor, Ridge
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from ..errors import UnsupportedModelError
+from .derived import derived_steps, is_derivation
 from .inputs import InputLayout
 
 #: Element-wise functions the numeric steps may apply (each is applied as NumPy applies it in the pipeline).
@@ -64,7 +66,7 @@ class CategoryBlock:
 
 @dataclass(frozen=True)
 class LinearPart:
-    """Ridge prediction from (numbers, slots), bit for bit as `Pipeline.predict` computes it."""
+    """The linear prediction from (numbers, slots), bit for bit as `Pipeline.predict` computes it."""
 
     blocks: tuple[NumberBlock | CategoryBlock, ...]
     coef: np.ndarray
@@ -112,7 +114,7 @@ def compile_linear(pipeline: Pipeline, layout: InputLayout) -> LinearPart:
             blocks.append(_number_block(name, transformer, list(selected), layout))
     coef = np.asarray(ridge.coef_, dtype=np.float64)
     if coef.ndim != 1:
-        raise UnsupportedModelError(f"a Ridge with {coef.shape[0]} targets")
+        raise UnsupportedModelError(f"a linear model with {coef.shape[0]} targets")
     widths = sum(len(b.columns) if isinstance(b, NumberBlock) else b.width for b in blocks)
     if widths != coef.shape[0]:
         raise UnsupportedModelError(f"the ridge design has {widths} columns here but {coef.shape[0]} coefficients")
@@ -129,17 +131,17 @@ def linear_columns(pipeline: Pipeline) -> tuple[list[str], dict[str, list[str]]]
         if transformer == "drop" or len(selected) == 0:
             continue
         if _is_categorical(transformer):
-            encoder = _steps(transformer)[-1]
+            encoder = next(step for step in _steps(transformer) if isinstance(step, (OneHotEncoder, OrdinalEncoder)))
             for name, known in zip(selected, encoder.categories_, strict=True):
                 categorical[str(name)] = [str(value) for value in known if isinstance(value, str)]
-        else:
+        else:  # numbers, or the inputs of an engineered column
             numeric += [str(name) for name in selected]
     return numeric, categorical
 
 
-def _two_steps(pipeline: Pipeline) -> tuple[ColumnTransformer, Ridge]:
+def _two_steps(pipeline: Pipeline) -> tuple[ColumnTransformer, Ridge | HuberRegressor]:
     steps = [step for _, step in pipeline.steps]
-    if len(steps) != 2 or not isinstance(steps[0], ColumnTransformer) or type(steps[1]) is not Ridge:
+    if len(steps) != 2 or not isinstance(steps[0], ColumnTransformer) or type(steps[1]) not in (Ridge, HuberRegressor):
         raise UnsupportedModelError(f"a linear part of shape {[type(s).__name__ for s in steps]}")
     if not all(
         isinstance(cols, list) and all(isinstance(c, str) for c in cols) for _, _, cols in steps[0].transformers_
@@ -153,10 +155,14 @@ def _steps(transformer: Any) -> list[Any]:
 
 
 def _is_categorical(transformer: Any) -> bool:
-    return isinstance(_steps(transformer)[-1], OneHotEncoder)
+    """A block of categories: one-hot, or an ordinal scale (then perhaps a scaler)."""
+    return any(isinstance(step, (OneHotEncoder, OrdinalEncoder)) for step in _steps(transformer))
 
 
 def _number_block(name: str, transformer: Any, selected: list[str], layout: InputLayout) -> NumberBlock:
+    if is_derivation(transformer):  # the layout computes the column; its later steps are the block's
+        later = tuple(_numeric_step(name, step) for step in derived_steps(transformer))
+        return NumberBlock(layout.numeric_index([name]), np.zeros(1), later)
     steps = _steps(transformer)
     imputer = steps[0]
     if type(imputer) is not SimpleImputer or imputer.add_indicator or not np.isnan(imputer.missing_values):
@@ -188,10 +194,11 @@ def _numeric_step(block: str, step: Any) -> NumericStep:
 
 def _category_block(name: str, transformer: Any, selected: list[str], layout: InputLayout) -> CategoryBlock:
     steps = _steps(transformer)
-    if any(type(step) not in (SimpleImputer, OneHotEncoder) for step in steps):
+    one_hot = [type(step) for step in steps] in ([OneHotEncoder], [SimpleImputer, OneHotEncoder])
+    scale = [type(step) for step in steps] in ([OrdinalEncoder], [OrdinalEncoder, StandardScaler])
+    if not (one_hot or scale):
         raise UnsupportedModelError(f"categorical block {name!r} has steps {[type(s).__name__ for s in steps]}")
-    encoder = steps[-1]
-    widths = [_one_hot_width(encoder, j) for j in range(len(selected))]
+    widths = [_one_hot_width(steps[-1], j) if one_hot else 1 for j in range(len(selected))]
     encoded = transformer.transform(layout.vocabulary_frame()[selected])
     encoded = encoded.toarray() if hasattr(encoded, "toarray") else np.asarray(encoded)
     columns = layout.category_index(selected)

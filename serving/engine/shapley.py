@@ -50,7 +50,9 @@ class LinearAttribution:
     """Ridge contributions: numbers' terms as they are (centred by the scaler), categories' centred on shares."""
 
     part: LinearPart
-    centred_slot_terms: np.ndarray  # (global slots,) a slot's term minus its column's average term
+    # (global slots,) a slot's terms minus their average over the training shares, summed over the blocks that
+    # read its column (a quality code has a one-hot term and an ordinal-scale term)
+    centred_slot_terms: np.ndarray
     base: float  # intercept + the average categorical terms
 
     @classmethod
@@ -65,7 +67,7 @@ class LinearAttribution:
                 span = slice(column.offset, column.offset + len(column.vocabulary))
                 terms = block.slot_terms[span]
                 average = float(shares[index] @ terms)
-                centred[span] = terms - average
+                centred[span] += terms - average
                 average_terms += average
         return cls(part, centred, part.intercept + average_terms)
 
@@ -78,9 +80,8 @@ class LinearAttribution:
                 out[:, block.columns] += block.transform(numbers) * self.part.coef[start : start + size]
             else:
                 size = block.width
-                offset = width - slots.shape[1]  # categorical features follow the numeric ones
-                out[:, offset + block.columns] += self.centred_slot_terms[slots[:, block.columns]]
             start += size
+        out[:, width - slots.shape[1] :] += self.centred_slot_terms[slots]  # categories follow the numbers
         return out
 
 

@@ -23,6 +23,7 @@ from sklearn.preprocessing import FunctionTransformer, OrdinalEncoder
 from sklearn.utils.validation import check_array
 
 from ..errors import UnsupportedModelError
+from .derived import derived_steps, is_derivation
 from .inputs import InputLayout
 from .internals import hgb_known_categories, hgb_preprocessor, hgb_trees
 
@@ -360,6 +361,8 @@ def _outer_sources(columns: ColumnTransformer, layout: InputLayout) -> list[Sour
                 sources.append(Source(categorical=int(index), slot_values=encoded[:size, j].copy()))
         elif _is_identity(transformer):
             sources += [Source(numeric=int(index)) for index in layout.numeric_index(selected)]
+        elif is_derivation(transformer) and not derived_steps(transformer):  # computed by the layout
+            sources.append(Source(numeric=int(layout.numeric_index([name])[0])))
         else:
             raise UnsupportedModelError(f"the tree part's column step {name!r} ({transformer!r})")
     return sources
