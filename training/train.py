@@ -15,6 +15,7 @@ from .card import CardFacts, render_card
 from .comparables import ComparablesWritten, write_comparables
 from .data import AMES_CITATION, TrainingTable, outlier_mask, read_table, split_target
 from .dataset_repo import TableFacts, publish_table
+from .engineering import quality_columns
 from .errors import GateError
 from .evaluate import Evaluation, Progress, evaluate, fit_final, importance_ranks
 from .features import build_schema, identifier_columns, infer_kinds, model_columns, read_feature_docs
@@ -123,7 +124,7 @@ def _train_on(
     )
 
     progress(f"[2/6] evaluating: {options.folds}-fold cross-validation and a {options.holdout_fraction:.0%} holdout")
-    pipeline = build_pipeline(numeric, categorical, options.model)
+    pipeline = build_pipeline(numeric, categorical, options.model, quality=quality_columns(features, categorical))
     evaluation = evaluate(
         pipeline,
         features,

@@ -25,7 +25,15 @@ def houses(ames: pd.DataFrame) -> pd.DataFrame:
 
 @pytest.mark.parametrize(
     ("feature", "steps"),
-    [("Gr Liv Area", [600, 900, 1200, 1500, 1800, 2200, 2600, 3000, 3500, 4000]), ("Overall Qual", list(range(1, 11)))],
+    [
+        ("Gr Liv Area", [600, 900, 1200, 1500, 1800, 2200, 2600, 3000, 3500, 4000]),
+        ("Overall Qual", list(range(1, 11))),
+        # Through the engineered columns: the total area (above grade + basement), quality × living area and the
+        # porch and deck area all rise with these.
+        ("Total Bsmt SF", [0, 300, 600, 900, 1200, 1600, 2000, 2500]),
+        ("Open Porch SF", [0, 50, 100, 200, 400]),
+        ("Wood Deck SF", [0, 100, 200, 400, 800]),
+    ],
 )
 def test_more_living_area_or_quality_never_lowers_the_price(
     model, houses: pd.DataFrame, feature: str, steps: list[int]

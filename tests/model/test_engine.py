@@ -165,6 +165,65 @@ def test_models_trained_on_made_up_tables_compile_exactly(tmp_path: Path, kind: 
     assert (trees.leaf_table is None) == (leaves > 9)  # deeper trees are walked level by level
 
 
+def made_up_ames_table(rows: int = 300, seed: int = 2) -> pd.DataFrame:
+    """Columns named as in Ames, so every engineered column and the quality scale are made; one value in eight
+    missing (years and counts too), and a quality code the scale does not know in serving."""
+    rng = np.random.default_rng(seed)
+    built = rng.integers(1900, 2010, rows)
+    table = pd.DataFrame(
+        {
+            "Gr Liv Area": rng.integers(600, 3500, rows),
+            "Total Bsmt SF": rng.integers(0, 2000, rows),
+            "Overall Qual": rng.integers(1, 11, rows),
+            "Year Built": built,
+            "Year Remod/Add": np.minimum(built + rng.integers(0, 40, rows), 2010),
+            "Yr Sold": rng.integers(2006, 2011, rows),
+            **{name: rng.integers(0, 300, rows) for name in ("Wood Deck SF", "Open Porch SF", "Enclosed Porch")},
+            **{name: rng.integers(0, 100, rows) for name in ("3Ssn Porch", "Screen Porch")},
+            "Kitchen Qual": rng.choice(["Fa", "TA", "Gd", "Ex"], rows),
+            "Bsmt Qual": rng.choice(["Po", "Fa", "TA", "Gd", "Ex"], rows),
+            "Neighborhood": rng.choice(["north", "south", "east"], rows),
+        }
+    )
+    quality = table["Kitchen Qual"].map({"Fa": 1, "TA": 2, "Gd": 3, "Ex": 4})
+    table["SalePrice"] = 50 * (table["Gr Liv Area"] + 0.4 * table["Total Bsmt SF"]) * (1 + 0.1 * quality) * (
+        1 + 0.05 * table["Overall Qual"]
+    ) + rng.normal(0, 5e3, rows)
+    for column in table.columns.drop("SalePrice"):
+        table.loc[rng.random(rows) < 0.12, column] = np.nan
+    return table
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("linear", ["huber", "ridge"])
+def test_engineered_columns_and_quality_scales_compile_exactly(tmp_path: Path, linear: str) -> None:
+    csv = tmp_path / "ames-like.csv"
+    made_up_ames_table().to_csv(csv, index=False)
+    options = replace(made_up_options(csv, tmp_path / "model", linear=linear), target="SalePrice")
+    report = train(options, progress=lambda _: None)
+    model, schema = load_model(report.folder / MODEL_FILE), Schema.read(report.folder)
+    examples = json.loads((report.folder / EXAMPLES_FILE).read_text())["rows"]
+    choice = choose_engine(model, schema, examples, mode=EngineMode.COMPILED)
+    assert isinstance(choice.engine, CompiledModel) and choice.engine.batch_invariant
+    assert sorted(column.name for column in choice.engine.layout.derived) == [
+        "Age at sale",
+        "Porch and deck area",
+        "Quality × living area",
+        "Total area incl. basement",
+        "Years since remodel at sale",
+    ]
+    linear_columns = model.regressor_.estimators_[0].named_steps["columns"]
+    assert linear_columns.named_transformers_["quality scales"] is not None
+    assert type(model.regressor_.estimators_[0].steps[-1][1]).__name__ == {"huber": "HuberRegressor"}.get(
+        linear, "Ridge"
+    )
+    rows = validated(schema, csv.read_bytes())
+    rows += [{**rows[0], "Kitchen Qual": "Po", "Year Built": None, "Total Bsmt SF": None}]  # unseen code, holes
+    expected = model.predict(to_frame(rows, schema))
+    assert same_bits(choice.engine.predict(rows), expected)
+    assert same_bits(np.array([choice.engine.predict([row])[0] for row in rows]), expected)
+
+
 # --- Fallbacks ----------------------------------------------------------------------------------------------------
 
 

@@ -46,7 +46,12 @@ def test_on_every_ames_row_the_base_and_the_effects_add_up_to_the_log_of_the_pip
     result = attribution.explain(rows)
     log_price = np.log(model.predict(to_frame(rows, schema)))
     assert np.max(np.abs(result.base + result.contributions.sum(axis=1) - log_price)) < 1e-9
-    assert len(attribution.features) == result.contributions.shape[1] == len(schema.features)
+    # Every schema feature, then each engineered column (its own effect: it is a column the model reads).
+    engineered = [column.name for column in attribution.model.layout.derived]
+    assert len(engineered) == 5
+    layout = attribution.model.layout
+    assert list(attribution.features) == [*layout.raw_numeric, *engineered, *(c.name for c in layout.categorical)]
+    assert len(attribution.features) == result.contributions.shape[1] == len(schema.features) + len(engineered)
     # One row alone is explained as in a batch.
     alone = attribution.explain(rows[7:8]).contributions[0]
     assert np.max(np.abs(alone - result.contributions[7])) < 1e-12
@@ -70,8 +75,22 @@ def test_an_explanation_lists_every_feature_largest_first_in_percent_and_dollars
     assert explanation.base_price + sum(c.dollars for c in explanation.contributions) == pytest.approx(price, rel=1e-12)
     for contribution in explanation.contributions:
         assert contribution.percent == pytest.approx(math.expm1(contribution.log_effect) * 100)
-        assert contribution.value == row[contribution.feature]
+        assert contribution.value == (row | _engineered(row))[contribution.feature]
         assert np.sign(contribution.dollars) == np.sign(contribution.log_effect)
+
+
+def _engineered(row: Row) -> dict[str, float]:
+    """The engineered columns of a row, as De Cock's documentation defines them (written out by hand)."""
+    number = {name: 0 if row[name] is None else row[name] for name in row}
+    return {
+        "Total area incl. basement": number["Gr Liv Area"] + number["Total Bsmt SF"],
+        "Porch and deck area": sum(
+            number[name] for name in ("Wood Deck SF", "Open Porch SF", "Enclosed Porch", "3Ssn Porch", "Screen Porch")
+        ),
+        "Age at sale": number["Yr Sold"] - number["Year Built"],
+        "Years since remodel at sale": number["Yr Sold"] - number["Year Remod/Add"],
+        "Quality × living area": number["Overall Qual"] * number["Gr Liv Area"],
+    }
 
 
 def test_more_living_area_has_a_larger_effect_of_its_own(shipped: tuple[Any, Schema, ModelAttribution]) -> None:

@@ -211,7 +211,7 @@ def test_the_distance_is_the_ridge_weighted_l1_of_the_model_scaled_features(
     columns = ridge.named_steps["columns"]
     numeric = next(selected for name, _, selected in columns.transformers_ if name == "numbers")
     scaled = columns.named_transformers_["numbers"].transform(fitted[numeric].astype(float))
-    coef = np.abs(ridge.named_steps["ridge"].coef_[columns.output_indices_["numbers"]])
+    coef = np.abs(ridge.steps[-1][1].coef_[columns.output_indices_["numbers"]])
     chosen = [numeric.index(name) for name in comparables.columns.distance]
     sale = house(fitted.iloc[42], schema)
     expected = np.abs(scaled[:, chosen] - scaled[42, chosen]) @ coef[chosen]
