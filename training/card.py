@@ -15,7 +15,9 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from modelrepo import CARD_FILE, IMAGES_DIR, Schema
 from modelrepo.metrics import Metrics
 
+from .candidates import QualityTable
 from .comparables import ComparablesWritten
+from .engineering import AMES_DERIVED
 from .pipeline import ModelConfig
 from .plots import IMPORTANCES, PREDICTED_VS_ACTUAL, RESIDUALS
 
@@ -96,6 +98,8 @@ def render_card(
     comparables: ComparablesWritten | None,
 ) -> Path:
     """`comparables` is what `write_comparables` wrote, or None when it was left out (`--no-comparables`)."""
+    quality = QualityTable.read() if facts.is_ames else None
+    engineered = [column for column in AMES_DERIVED if schema_has(schema, column.inputs)] if config.engineered else []
     card = ModelCard.from_template(
         card_data(metrics, facts),
         template_path=str(TEMPLATE),
@@ -104,6 +108,10 @@ def render_card(
         top_features=schema.by_importance()[:15],
         metrics=metrics,
         hyperparameters=config.as_table(),
+        config=config,
+        engineered=engineered,
+        quality=quality,
+        shipped_row=quality.shipped(config) if quality else None,
         trusted_types=trusted_types,
         comparables=comparables,
         images={
@@ -118,3 +126,9 @@ def render_card(
     path = folder / CARD_FILE
     card.save(path)
     return path
+
+
+def schema_has(schema: Schema, names: tuple[str, ...]) -> bool:
+    """Whether every name is a numeric feature of the schema (an engineered column's inputs)."""
+    numeric = {feature.name for feature in schema.features if feature.is_numeric}
+    return set(names) <= numeric

@@ -43,6 +43,13 @@ class Derived:
     #: a basement coefficient fitted beside the total turned it into a lower price for a larger basement.
     linear: bool = True
 
+    @property
+    def formula(self) -> str:
+        """How the card writes it: "Gr Liv Area + Total Bsmt SF", "Yr Sold − Year Built"."""
+        if self.operation == "difference":
+            return f"{self.inputs[1]} − {self.inputs[0]}"
+        return (" + " if self.operation == "sum" else " × ").join(self.inputs)
+
 
 AMES_DERIVED = (
     Derived(
