@@ -8,6 +8,8 @@ from huggingface_hub import ModelCard
 
 from modelrepo import CARD_FILE, IMAGES_DIR
 from modelrepo.metrics import Metrics
+from training.candidates import QualityTable
+from training.pipeline import ModelConfig
 
 
 def test_card_metadata_round_trips_through_huggingface_hub(model_folder: Path) -> None:
@@ -42,3 +44,26 @@ def test_card_body_covers_use_limits_data_procedure_evaluation_and_safe_loading(
         assert f"]({IMAGES_DIR}/{image.name})" in text
     assert "De Cock, D. (2011)" in text and "sha256 of the canonical table" in text
     assert "sio.load(path, trusted=TRUSTED)" in text and "get_untrusted_types" in text and "pickle" in text
+
+
+def test_card_lists_the_engineered_columns_and_the_candidates_table(model_folder: Path) -> None:
+    text = (model_folder / CARD_FILE).read_text()
+    assert (
+        "| Total area incl. basement | Gr Liv Area + Total Bsmt SF (a missing input counts as 0) | the trees |" in text
+    )
+    assert "| Age at sale | Yr Sold − Year Built (a missing input as its median) | both parts |" in text
+    table = QualityTable.read()
+    assert table is not None and "### Candidates compared" in text
+    for row in table.rows:
+        assert f"| {row.name} |" in text  # the quick build is on no row: none is marked as this model
+    assert "**(this model)**" not in text and "on no row of the table" in text
+
+
+def test_the_committed_candidates_table_was_measured_with_the_shipped_configuration() -> None:
+    """Changing ModelConfig's defaults without re-running `benchmarks/quality.py --write` fails here."""
+    table = QualityTable.read()
+    assert table is not None
+    shipped = table.shipped(ModelConfig())
+    assert shipped is not None and shipped.engine == "compiled"
+    assert shipped.one_row_ms < 1.0  # in process, through the compiled engine
+    assert shipped is min((row for row in table.rows if row.engine == "compiled"), key=lambda r: r.cv_rmse_log)
