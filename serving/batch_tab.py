@@ -82,6 +82,7 @@ def _batch_view(rows: list[dict[str, Any]], *, levels: list[float], ids: bool) -
             f"{_dollars(row[low])} – {_dollars(row[high])}" if row["price"] is not None else "" for row in rows
         ]
         for level in levels
+        if level in ends  # the table's columns: the 80% range and the 95% one
         for low, high in [ends[level]]
     }
     view = pd.DataFrame(
