@@ -126,6 +126,8 @@ def test_a_version_without_conformal_ranges_serves_its_one_band_and_says_so(tmp_
         assert batch["intervals"] == body["intervals"]
         ranges = httpx.get(f"{app.url}/api/v1/model").json()["intervals"]
         assert ranges["levels"] == [0.8] and not ranges["conformal"] and "no 95% range" in ranges["note"]
+        page = httpx.get(f"{app.url}/config", timeout=30).text  # the page's components, the Model tab's text among them
+        assert "One fixed 80% band for every house" in page and "no 95% range" in page
     finally:
         app.stop()
 
