@@ -17,6 +17,10 @@ ANSWER = {
     "low": 160962.4,
     "high": 199448.2,
     "level": 0.8,
+    "intervals": [
+        {"level": 0.8, "low": 160962.4, "high": 199448.2},
+        {"level": 0.95, "low": 143271.9, "high": 224083.6},
+    ],
     "model_version": "v0",
     "model_commit": "0" * 40,
     "request_id": "0" * 32,

@@ -28,7 +28,8 @@ minutes by the app (one file per day for each run of the app, so runs never over
 
 - **predictions** (`predictions-<day>-<run>.jsonl`): `time`, `request_id`, `surface` (rest, gradio_api, mcp,
   ui), `batch`, `model_version`, `model_commit`, `features` (every feature as priced, after defaults), `price`,
-  `low`, `high` (the interval), `level`, `latency_ms`.
+  `low`, `high` and `level` (the 80% range), `low_95`, `high_95` (the 95% range; null for a version without one,
+  and absent from records written before it), `latency_ms`.
 - **feedback** (`feedback-<day>-<run>.jsonl`): `time`, `request_id` (of a prediction), `actual_price`.
 
 Join them on `request_id`; `python -m serving.report --log-repo <this dataset>` does, per day and version.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
@@ -21,10 +22,20 @@ from modelrepo import Feature, FeatureKind, Schema
 from .errors import InputError, TooLargeError
 from .explanation_view import comparables_table, effects_chart, effects_sentence
 from .predictor import Estimate, Predictor
-from .results import ExplainedEstimate
+from .ranges_view import range_meaning, wide_meaning
+from .results import WIDE_LEVEL, ExplainedEstimate
 
 TOP_FEATURES = 12
 MISSING_CHOICE = "(missing)"
+
+
+@dataclass(frozen=True)
+class Meaning:
+    """What the ranges mean, in words measured for this version (`ranges_view`): shown under the price."""
+
+    narrow: str = ""
+    wide: str = ""
+
 
 logger = logging.getLogger(__name__)
 
@@ -69,9 +80,10 @@ def estimate_tab(predictor: Predictor, ordered: list[Feature]) -> list[gr.compon
     outputs = [result, chart, sold]
 
     sales = _example_sales(features, examples, predictor.served.example_prices)
+    meaning = Meaning(range_meaning(predictor.price_ranges), wide_meaning(predictor.price_ranges))
 
     def estimate(*values: Any) -> tuple[str, str, Any]:
-        return _estimate_outputs(predictor, features, values, sales=sales)
+        return _estimate_outputs(predictor, features, values, sales=sales, meaning=meaning)
 
     # A failure before `estimate` runs (Gradio refusing a value) must not leave the previous price either.
     button.click(estimate, inputs=components, outputs=outputs, api_visibility="private").failure(
@@ -87,11 +99,16 @@ def estimate_tab(predictor: Predictor, ordered: list[Feature]) -> list[gr.compon
 
 
 def _estimate_outputs(
-    predictor: Predictor, features: list[Feature], values: tuple[Any, ...], *, sales: list[tuple[dict[str, Any], float]]
+    predictor: Predictor,
+    features: list[Feature],
+    values: tuple[Any, ...],
+    *,
+    sales: list[tuple[dict[str, Any], float]],
+    meaning: Meaning,
 ) -> tuple[str, str, Any]:
     """The price with why and the comparable sales, or the reason there is none (and nothing else)."""
     explain = predictor.served.attribution is not None  # served through the pipeline: the price alone
-    text, explained = _estimate_result(predictor, features, values, sales=sales, explain=explain)
+    text, explained = _estimate_result(predictor, features, values, sales=sales, explain=explain, meaning=meaning)
     if explained is None:
         return text, NO_CHART, gr.Dataframe(NO_SALES, visible=False)
     schema = predictor.served.schema
@@ -152,6 +169,7 @@ def _estimate_result(
     *,
     sales: list[tuple[dict[str, Any], float]],
     explain: bool,
+    meaning: Meaning = Meaning(),
 ) -> tuple[str, ExplainedEstimate | None]:
     """The price's text for the form's values, or why there is none (never the previous price); with `explain`,
     also the explained estimate the chart and the sales table are drawn from."""
@@ -171,7 +189,7 @@ def _estimate_result(
         return _no_estimate([problem]), None
     # An example's actual price only while the form holds that example unchanged.
     sold = next((price for row_of_example, price in sales if row_of_example == row), None)
-    return _format_estimate(estimate, sold=sold), explained
+    return _format_estimate(estimate, sold=sold, meaning=meaning), explained
 
 
 def _no_estimate(problems: list[str]) -> str:
@@ -293,9 +311,14 @@ def _row_from_components(features: list[Feature], values: tuple[Any, ...]) -> di
     return row
 
 
-def _format_estimate(estimate: Estimate, *, sold: float | None = None) -> str:
+def _format_estimate(estimate: Estimate, *, sold: float | None = None, meaning: Meaning = Meaning()) -> str:
     text = f"## ${estimate.price:,.0f}\n"
     text += f"{estimate.level:.0%} range: **${estimate.low:,.0f} – ${estimate.high:,.0f}**  \n"
+    if meaning.narrow:
+        text += f"{meaning.narrow}  \n"
+    for band in estimate.bands[1:]:
+        held = f" ({meaning.wide})" if meaning.wide and band.level == WIDE_LEVEL else ""
+        text += f"{band.level:.0%} range: ${band.low:,.0f} – ${band.high:,.0f}{held}  \n"
     if sold is not None:  # the model was trained on every sale, this one included: say so
         text += f"Sold for **${sold:,.0f}**: this example's recorded sale (one the model was trained on)  \n"
     text += (

@@ -70,9 +70,12 @@ class Monitor:
                 "low": estimate.low,
                 "high": estimate.high,
                 "level": estimate.level,
+                "low_95": wide[0],
+                "high_95": wide[1],
                 "latency_ms": round(seconds * 1000, 3),
             }
             for row, estimate in zip(rows, estimates, strict=True)
+            for wide in (estimate.wide,)
         ]
         self.log.predictions(records)
         self.drift.observe(rows, [estimate.price for estimate in estimates])

@@ -8,6 +8,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
+
 from modelrepo import Feature
 
 from . import validation
@@ -15,6 +17,7 @@ from .errors import ExplanationUnavailableError, InputError, TooLargeError
 from .explanation import explain_rows
 from .loader import ServedModel
 from .monitor import Monitor
+from .ranges import Ranges
 from .results import BatchEstimates, Estimate, ExplainedEstimate, new_request_id
 from .validation import Row, Validator, batch_range_warnings, observed_ranges
 
@@ -31,8 +34,7 @@ class Predictor:
         self.served, self.monitor = served, monitor
         self.validator = Validator.for_schema(served.schema, max_rows=max_rows, examples=served.examples[:1])
         self._ranges = observed_ranges(served.schema)
-        interval = served.metrics.interval
-        self._low, self._high, self._level = math.exp(interval.log_low), math.exp(interval.log_high), interval.level
+        self.price_ranges = Ranges.of(served.metrics)
 
     def predict(self, raw: Mapping[str, Any], *, surface: str) -> Estimate:
         """Validate one house and price it. Raises InputError naming each bad field."""
@@ -137,8 +139,9 @@ class Predictor:
                 "cv_mae": cv["mae"].mean,
                 "cv_r2": cv["r2"].mean,
                 "holdout_rmse_log": served.metrics.holdout.without_outliers["rmse_log"],
-                "interval_level": served.metrics.interval.level,
+                "interval_level": self.price_ranges.levels[0],
             },
+            "intervals": self.price_ranges.info(),
             "engine": served.engine.name,
             "engine_reason": served.engine.reason,
             "explanations": served.attribution is not None,
@@ -161,28 +164,40 @@ class Predictor:
             raise
 
     def _price(self, rows: Sequence[Row], ids: Sequence[str], *, surface: str) -> list[Estimate | InputError]:
-        """An Estimate per row, or an InputError for a row whose price, low or high is not a finite positive
+        """An Estimate per row, or an InputError for a row whose price or any range's end is not a finite positive
         number: whatever the model does with a strange but accepted house, no surface returns such a price."""
+        ranges, engine = self.price_ranges, self.served.engine.engine
         try:
-            prices = self.served.engine.engine.predict(rows)
+            if ranges.needs_spread:
+                prices, spreads = engine.predict_with_spread(rows)
+            else:
+                prices, spreads = engine.predict(rows), np.zeros(len(rows))
         except Exception:
             self.monitor.rejected(surface, "error")  # a bug, not bad input: counted so that alerts see it
             raise
         warnings = batch_range_warnings(rows, self._ranges)
-        version, commit, level = self.served.version, self.served.commit, self._level
+        version, commit = self.served.version, self.served.commit
         results: list[Estimate | InputError] = []
-        for price, request_id, warned in zip(prices.tolist(), ids, warnings, strict=True):
-            low, high = price * self._low, price * self._high
-            if not (0 < low <= price <= high < math.inf):
-                results.append(InputError([_unpriceable(price)]))
+        for price, spread, request_id, warned in zip(prices.tolist(), spreads.tolist(), ids, warnings, strict=True):
+            try:
+                bands = ranges.bands(price, spread)
+            except OverflowError:  # members so far apart that exp(q·σ) leaves the floats
+                bands = ()
+            if not bands or not all(0 < band.low <= price <= band.high < math.inf for band in bands):
+                results.append(InputError([_unpriceable(price, spread)]))
                 continue
-            results.append(Estimate(price, low, high, level, version, commit, request_id, warned))
+            low, high, level = bands[0].low, bands[0].high, bands[0].level
+            results.append(Estimate(price, low, high, level, version, commit, request_id, warned, bands))
         return results
 
 
-def _unpriceable(price: float) -> str:
+def _unpriceable(price: float, spread: float) -> str:
+    if 0 < price < math.inf:  # the price is fine, its range's ends are not
+        what = f"is {price!r}, but its range is not a finite positive price range (its parts disagree by {spread!r})"
+    else:
+        what = f"is {price!r}, not a finite positive price"
     return (
-        f"the model's estimate for this house is {price!r}, not a finite positive price, so none is returned; "
+        f"the model's estimate for this house {what}, so none is returned; "
         "check the values against the training ranges in GET /api/v1/model"
     )
 

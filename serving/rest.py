@@ -29,11 +29,25 @@ from .validation import Feedback, Row, as_row, error_message, too_many_rows
 _UPLOAD_PATH = "/gradio_api/upload"
 
 
+class PriceRange(BaseModel):
+    level: float = Field(description="The range's nominal level: 0.8 or 0.95.")
+    low: float = Field(description="Lower end, in dollars.")
+    high: float = Field(description="Upper end, in dollars.")
+
+
 class Prediction(BaseModel):
     price: float = Field(description="Estimated sale price in dollars.")
-    low: float = Field(description="Lower end of the prediction interval, in dollars.")
-    high: float = Field(description="Upper end of the prediction interval, in dollars.")
-    level: float = Field(description="Share of cross-validated sales whose price fell inside such an interval.")
+    low: float = Field(description="Lower end of the 80% range, in dollars (the first of `intervals`).")
+    high: float = Field(description="Upper end of the 80% range, in dollars.")
+    level: float = Field(
+        description="The range's nominal level (0.8): the share of sales expected inside such a range; the measured "
+        "holdout coverage is in GET /api/v1/model under `intervals`."
+    )
+    intervals: list[PriceRange] = Field(
+        description="Every range, narrowest first: 80% and 95%, conformalised on out-of-fold residuals and wider "
+        "where the model's parts disagree. A version trained before them has only its fixed 80% band (see "
+        "`intervals.note` in GET /api/v1/model)."
+    )
     model_version: str
     model_commit: str
     request_id: str = Field(description="Send it back with the observed sale price to POST /api/v1/feedback.")

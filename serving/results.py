@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -10,10 +11,26 @@ from typing import Any
 from .errors import InputError
 from .explanation import Explanation
 
+#: The wider range's level: its ends are the `low_95` and `high_95` fields of the log and of tabular outputs.
+WIDE_LEVEL = 0.95
+
+
+@dataclass(frozen=True, slots=True)
+class Band:
+    """A price range: the sale price falls between `low` and `high` for a share `level` of houses like this one."""
+
+    level: float
+    low: float
+    high: float
+
+    def as_dict(self) -> dict[str, float]:
+        return {"level": self.level, "low": self.low, "high": self.high}
+
 
 @dataclass(frozen=True, slots=True)
 class Estimate:
-    """One price: the point estimate and an interval from the cross-validated residuals, in dollars."""
+    """One price, in dollars, with its ranges: `low`, `high` and `level` are the narrowest (80%), `intervals` all
+    of them (80% and 95%; an old version's one 80% band)."""
 
     price: float
     low: float
@@ -23,6 +40,7 @@ class Estimate:
     model_commit: str
     request_id: str
     warnings: list[str] = field(default_factory=list)
+    intervals: tuple[Band, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """The response body of every surface (built by hand: `dataclasses.asdict` deep-copies, 5× slower)."""
@@ -31,11 +49,27 @@ class Estimate:
             "low": self.low,
             "high": self.high,
             "level": self.level,
+            "intervals": [band.as_dict() for band in self.bands],
             "model_version": self.model_version,
             "model_commit": self.model_commit,
             "request_id": self.request_id,
             "warnings": list(self.warnings),
         }
+
+    @property
+    def bands(self) -> tuple[Band, ...]:
+        """Every range, narrowest first (at least the one of `low` and `high`)."""
+        return self.intervals or (Band(self.level, self.low, self.high),)
+
+    def band(self, level: float) -> Band | None:
+        """The range at `level`, or None when this version has none (an old version has no 95% range)."""
+        return next((band for band in self.bands if math.isclose(band.level, level)), None)
+
+    @property
+    def wide(self) -> tuple[float | None, float | None]:
+        """(low, high) of the 95% range, or (None, None) for a version without one: a table's two columns."""
+        band = self.band(WIDE_LEVEL)
+        return (band.low, band.high) if band is not None else (None, None)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 Reads CSV or Parquet (a file, a folder of files, or an `hf://datasets/...` path) with `dask.dataframe`, validates
 and prices every row on the workers as the app does (`serving.scoring`), and writes a Parquet dataset of the
-input's columns plus price, low, high, model_version, model_commit and error. The revision is resolved once,
+input's columns plus price, low, high (the 80% range), low_95, high_95 (the 95% range), model_version,
+model_commit and error. The revision is resolved once,
 here, to a commit that every worker loads.
 """
 
@@ -98,7 +99,7 @@ def score(
 
 def _scored_meta(frame: dd.DataFrame) -> pd.DataFrame:
     """The output's empty frame (Dask's `meta`): the input's columns and dtypes, then the ones scoring adds."""
-    added = {"price": "float64", "low": "float64", "high": "float64", "model_version": "string"}
+    added = dict.fromkeys(["price", "low", "high", "low_95", "high_95"], "float64") | {"model_version": "string"}
     added |= {"model_commit": "string", "error": "string"}
     assert tuple(added) == OUTPUT_COLUMNS
     columns = {name: pd.Series(dtype=dtype) for name, dtype in [*frame.dtypes.items(), *added.items()]}

@@ -28,7 +28,7 @@ from .settings import ServingSettings
 from .validation import Row
 
 #: Added to the input's columns in the output, in this order.
-OUTPUT_COLUMNS = ("price", "low", "high", "model_version", "model_commit", "error")
+OUTPUT_COLUMNS = ("price", "low", "high", "low_95", "high_95", "model_version", "model_commit", "error")
 #: Rows validated and priced together: the REST batch's default size, so each chunk takes the REST route's path.
 CHUNK_ROWS = 1000
 #: Rows turned into the validator's dicts at once (per column, so the fewer slices the faster), bounding memory.
@@ -90,9 +90,10 @@ class Scorer:
         return cls(served, version=pin.version)
 
     def score(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The input's columns plus price, low, high, model_version, model_commit and error (a bad row's message,
-        as the REST batch route gives it without the `row N: ` prefix; such a row has no price)."""
-        prices = np.full((len(frame), 3), np.nan)
+        """The input's columns plus price, low, high (the 80% range), low_95, high_95 (the 95% range; empty for a
+        version without one), model_version, model_commit and error (a bad row's message, as the REST batch route
+        gives it without the `row N: ` prefix; such a row has no price)."""
+        prices = np.full((len(frame), 5), np.nan)
         errors: list[str | None] = [None] * len(frame)
         for start in range(0, len(frame), SLICE_ROWS):  # raw and checked rows take a few KB each
             checked = self.check(frame.iloc[start : start + SLICE_ROWS])
@@ -100,13 +101,16 @@ class Scorer:
                 chunk = checked[offset : offset + CHUNK_ROWS]
                 for n, result in enumerate(self.predictor.price_batch(chunk, surface="batch").results):
                     if isinstance(result, Estimate):
-                        prices[start + offset + n] = (result.price, result.low, result.high)
+                        low_95, high_95 = result.wide
+                        prices[start + offset + n] = (result.price, result.low, result.high, low_95, high_95)
                     else:
                         errors[start + offset + n] = _unlabelled(result, n + 1)
         return frame.assign(
             price=prices[:, 0],
             low=prices[:, 1],
             high=prices[:, 2],
+            low_95=prices[:, 3],
+            high_95=prices[:, 4],
             model_version=pd.array([self.version] * len(frame), dtype="string"),
             model_commit=pd.array([self.commit] * len(frame), dtype="string"),
             error=pd.array(errors, dtype="string"),

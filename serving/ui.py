@@ -7,10 +7,6 @@ with their training defaults. Callbacks only translate between components and `P
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
-import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,13 +16,13 @@ import pandas as pd
 
 from modelrepo import IMAGES_DIR
 
+from .batch_tab import batch_tab
 from .card_files import API_PREFIX, card_image_names
 from .errors import ExplanationUnavailableError, IndexUnavailableError, InputError, TooLargeError, UnknownRequestError
 from .estimate_tab import estimate_tab
 from .monitoring_tab import monitoring_tab
-from .predictor import Estimate, Predictor
-
-DOWNLOAD_MAX_AGE_SECONDS = 3600
+from .predictor import Predictor
+from .ranges_view import coverage_markdown
 
 logger = logging.getLogger(__name__)
 
@@ -53,122 +49,13 @@ def build_blocks(predictor: Predictor, *, card_url: str | None = None) -> gr.Blo
         with gr.Tab("Estimate"):
             estimate_tab(predictor, ordered)
         with gr.Tab("Batch"):
-            _batch_tab(predictor)
+            batch_tab(predictor)
         with gr.Tab("Model"):
             _model_tab(predictor, card_url)
         with gr.Tab("Monitoring") as monitoring:
             monitoring_tab(predictor, monitoring)
         _api_endpoints(predictor)
     return blocks
-
-
-def _batch_tab(predictor: Predictor) -> None:
-    limit = predictor.validator.max_rows
-    level = predictor.served.metrics.interval.level
-    gr.Markdown(
-        f"Upload a CSV of houses with a header row using the feature names (see the Model tab). Up to **{limit:,} "
-        "rows**; missing columns take their defaults. Bad rows are listed by row number and column; the good "
-        "rows are still priced."
-    )
-    upload = gr.File(label="Houses (CSV)", file_types=[".csv"], type="filepath")
-    button = gr.Button("Estimate prices", variant="primary")
-    report = gr.Markdown(elem_id="batch-report")
-    show_ids = gr.Checkbox(label="Show request ids", value=False, elem_id="batch-show-ids")
-    table = gr.Dataframe(label="Estimates", interactive=False, elem_id="batch-table")
-    download = gr.File(label="Download the estimates (CSV)", interactive=False, elem_id="batch-download")
-    records = gr.State([])  # the raw rows, so that the checkbox can show or hide the ids without pricing again
-
-    def run(path: str | None, ids: bool) -> tuple[str, pd.DataFrame, str | None, list[dict[str, Any]]]:
-        # Every outcome replaces the table: an error never leaves the previous file's prices on the page.
-        if not path:
-            return _no_estimates("Choose a CSV file first."), _batch_view([], level=level, ids=ids), None, []
-        try:
-            results = predictor.csv_batch(Path(path).read_bytes(), surface="ui").results
-        except (InputError, TooLargeError) as error:
-            return _no_estimates(str(error)), _batch_view([], level=level, ids=ids), None, []
-        rows = _batch_records(results)
-        # Raw numbers and every column; whole dollars stay whole beside a failed row's empty cells (not 128280.0).
-        raw = pd.DataFrame(rows).astype({"price": "Int64", "low": "Int64", "high": "Int64"})
-        download_path = _download_file(raw)
-        errors = [str(result) for result in results if isinstance(result, InputError)]
-        summary = f"Priced **{len(results) - len(errors)}** of {len(results)} rows."
-        if errors:
-            summary += "\n\n" + "\n".join(f"- {error}" for error in errors[:50])
-        return summary, _batch_view(rows, level=level, ids=ids), str(download_path), rows
-
-    button.click(run, inputs=[upload, show_ids], outputs=[report, table, download, records], api_visibility="private")
-    show_ids.change(
-        lambda rows, ids: _batch_view(rows, level=level, ids=ids),
-        inputs=[records, show_ids],
-        outputs=table,
-        api_visibility="private",
-    )
-
-
-def _no_estimates(message: str) -> str:
-    return f"**No estimates.** ⚠️ {message}"
-
-
-def _batch_view(rows: list[dict[str, Any]], *, level: float, ids: bool) -> pd.DataFrame:
-    """The table a person reads: dollars, the interval named by its level, no empty error column, ids on request."""
-    band = f"{level:.0%} range"
-    view = pd.DataFrame(
-        {
-            "row": [row["row"] for row in rows],
-            "price": [_dollars(row["price"]) for row in rows],
-            band: [
-                f"{_dollars(row['low'])} – {_dollars(row['high'])}" if row["price"] is not None else "" for row in rows
-            ],
-            "request id": [row["request_id"] for row in rows],
-            "error": [row["error"] for row in rows],
-        }
-    )
-    hidden = [] if ids else ["request id"]
-    if not any(row["error"] for row in rows):
-        hidden.append("error")
-    return view.drop(columns=hidden)
-
-
-def _dollars(value: float | None) -> str:
-    return "" if value is None else f"${value:,.0f}"
-
-
-def _download_file(frame: pd.DataFrame) -> Path:
-    """Write the estimates for download in one folder per process, removing files older than an hour
-    (Gradio serves its own copy), so a long-running Space does not collect one file per click."""
-    folder = Path(tempfile.gettempdir()) / f"estimates-{os.getpid()}"
-    folder.mkdir(exist_ok=True)
-    now = time.time()
-    for old in folder.glob("*.csv"):
-        if now - old.stat().st_mtime > DOWNLOAD_MAX_AGE_SECONDS:
-            old.unlink(missing_ok=True)
-    path = folder / f"estimates-{uuid.uuid4().hex[:12]}.csv"
-    frame.to_csv(path, index=False)
-    return path
-
-
-def _batch_records(results: list[Estimate | InputError]) -> list[dict[str, Any]]:
-    records = []
-    for number, result in enumerate(results, start=1):
-        if isinstance(result, InputError):
-            short = [
-                problem.removeprefix(f"row {number}: ").split("; expected one of")[0] for problem in result.problems
-            ]
-            records.append(
-                {"row": number, "price": None, "low": None, "high": None, "request_id": "", "error": "; ".join(short)}
-            )
-        else:
-            records.append(
-                {
-                    "row": number,
-                    "price": round(result.price),
-                    "low": round(result.low),
-                    "high": round(result.high),
-                    "request_id": result.request_id,
-                    "error": "",
-                }
-            )
-    return records
 
 
 def _model_tab(predictor: Predictor, card_url: str | None) -> None:
@@ -193,6 +80,7 @@ def _model_tab(predictor: Predictor, card_url: str | None) -> None:
 
 [Read the model card]({card}) for intended use, limitations, data and evaluation."""
     )
+    gr.Markdown(coverage_markdown(predictor.price_ranges, group_label=_group_label(predictor)), elem_id="coverage")
     names = card_image_names(predictor.served.folder)
     if names:  # from the REST route that serves exactly these files: no server path in the page
         folder = predictor.served.folder / IMAGES_DIR
@@ -217,6 +105,21 @@ def _model_tab(predictor: Predictor, card_url: str | None) -> None:
         ]
     )
     gr.Dataframe(frame, label="Input features", interactive=False)
+
+
+def _group_label(predictor: Predictor) -> Callable[[str], str]:
+    """A group's (neighbourhood's) name in words with its code, as the form names it: "North Ames (NAmes)"."""
+    holdout = predictor.price_ranges.intervals.holdout if predictor.price_ranges.intervals else None
+    column = holdout.group_column if holdout else None
+    if column is None or column not in predictor.served.schema.names:
+        return str
+    feature = predictor.served.schema.feature(column)
+
+    def label(code: str) -> str:
+        name = feature.value_label(code)
+        return f"{name} ({code})" if name and name != code else code
+
+    return label
 
 
 def _is_wide(png: Path) -> bool:
@@ -247,8 +150,9 @@ def _api_endpoints(predictor: Predictor) -> None:
                 their training defaults; call model_info for every feature with its kind, range and categories.
 
         Returns:
-            price, the low and high ends of the prediction interval, its level, the model version and commit, and
-            the request_id to quote when reporting the actual sale price with feedback.
+            price; low and high, the ends of its 80% range, and level (0.8); intervals, every range as {"level",
+            "low", "high"} (80% and 95%: the sale price falls inside for that share of houses); the model version
+            and commit; and the request_id to quote when reporting the actual sale price with feedback.
         """
         return _call(predictor.predict, house, surface=_api_surface(request)).as_dict()
 

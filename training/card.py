@@ -13,7 +13,7 @@ from pathlib import Path
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from modelrepo import CARD_FILE, IMAGES_DIR, Schema
-from modelrepo.metrics import Metrics
+from modelrepo.metrics import CoverageCell, Metrics
 
 from .candidates import QualityTable
 from .comparables import ComparablesWritten
@@ -87,6 +87,42 @@ def pip_line(versions: dict[str, str]) -> str:
     return f'pip install {" ".join(pins)} "huggingface_hub>={huggingface_hub.__version__}"'
 
 
+@dataclass(frozen=True)
+class CoverageTable:
+    """One table of the card's "Price ranges": a row per set of holdout sales, (coverage, width) per level."""
+
+    title: str
+    rows: list[tuple[str, int, list[tuple[float, float]]]]
+
+
+def coverage_tables(metrics: Metrics, schema: Schema) -> list[CoverageTable]:
+    """Overall, per fifth of the estimated price, and for the largest neighbourhoods (named as the schema names
+    them); none for a version without conformal ranges."""
+    if metrics.intervals is None:
+        return []
+    holdout = metrics.intervals.holdout
+    levels = list(holdout.levels.values())
+
+    def row(label: str, cells: list[CoverageCell]) -> tuple[str, int, list[tuple[float, float]]]:
+        return label, cells[0].rows, [(cell.coverage, cell.mean_width) for cell in cells]
+
+    tables = [CoverageTable("", [row("holdout sales, outliers left out", [level.overall for level in levels])])]
+    fifths = []
+    for key, cell in levels[0].by_price_quintile.items():
+        label = f"{key}: ${cell.price_from or 0:,.0f} – ${cell.price_to or 0:,.0f}"
+        fifths.append(row(label, [level.by_price_quintile[key] for level in levels]))
+    tables.append(CoverageTable("fifth of the estimated price", fifths))
+    if holdout.group_column and levels[0].by_group:
+        feature = schema.feature(holdout.group_column) if holdout.group_column in schema.names else None
+        groups = []
+        for name in levels[0].by_group:
+            words = feature.value_label(name) if feature is not None else None
+            named = f"{words} ({name})" if words and words != name else name
+            groups.append(row(named, [level.by_group[name] for level in levels]))
+        tables.append(CoverageTable(f"{holdout.group_column} (the {len(groups)} largest in the holdout)", groups))
+    return tables
+
+
 def render_card(
     folder: Path,
     *,
@@ -122,6 +158,7 @@ def render_card(
         repo_id=facts.repo_id or "<user>/<model-repo>",
         pip_line=pip_line(facts.library_versions),
         call_example=json.dumps({feature.name: feature.default for feature in schema.by_importance()[:2]}),
+        coverage=coverage_tables(metrics, schema),
     )
     path = folder / CARD_FILE
     card.save(path)

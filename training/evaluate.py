@@ -2,6 +2,10 @@
 
 Outliers are removed from the rows a model is *fitted* on (unless kept), but every test fold is scored twice:
 on its ordinary rows and on all its rows, so that the cost of the rule is visible.
+
+The price ranges shipped with the model are calibrated on the cross-validation's out-of-fold predictions. Their
+holdout coverage is measured as honestly: the holdout model's ranges are calibrated by the same k-fold
+cross-validation run inside the training split alone, so no holdout row reaches a calibration quantile.
 """
 
 from __future__ import annotations
@@ -18,11 +22,26 @@ from sklearn.inspection import permutation_importance
 from sklearn.metrics import make_scorer, mean_absolute_error, mean_absolute_percentage_error, r2_score
 from sklearn.model_selection import KFold, train_test_split
 
-from modelrepo.metrics import CrossValidation, Holdout, Interval, Summary
+from modelrepo.metrics import CrossValidation, Holdout, HoldoutIntervals, Interval, Intervals, Summary
+
+from .conformal import GROUP_COLUMN, Scored, calibrate, coverage_tables, member_predictions, member_spread
 
 Progress = Callable[[str], None]
 
 INTERVAL_LEVEL = 0.8
+CONFORMAL_METHOD = (
+    "split conformal on signed log residuals divided by sigma(x) = spread + beta (the members' disagreement in "
+    "log price, max - min; beta the median spread of the calibration rows) or 1 without members; quantiles at the "
+    "finite-sample ranks ceil((n+1)(1-alpha/2)) and n+1 minus it, of out-of-fold predictions; outliers excluded"
+)
+
+
+@dataclass(frozen=True)
+class OutOfFold:
+    """Each row's prediction by the fold model that did not see it, and the members' spread there."""
+
+    predicted: np.ndarray
+    spread: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -33,6 +52,11 @@ class Evaluation:
     out_of_fold: np.ndarray
     holdout_model: RegressorMixin
     holdout_rows: np.ndarray
+    intervals: Intervals
+    #: What the holdout's ranges were calibrated on (ordinary rows of the training split, out of fold) and
+    #: scored on (every holdout row), for benchmarks that compare calibration rules.
+    holdout_calibration_rows: Scored
+    holdout_scored: Scored
 
 
 def regression_metrics(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
@@ -63,8 +87,8 @@ def evaluate(
     keep_outliers: bool,
     progress: Progress,
 ) -> Evaluation:
-    """Cross-validate, then fit on a training split and score the holdout."""
-    cv, out_of_fold = _cross_validate(
+    """Cross-validate, then fit on a training split and score the holdout; calibrate and measure the ranges."""
+    cv, oof = _cross_validate(
         model, features, target, outliers, folds=folds, seed=seed, keep=keep_outliers, progress=progress
     )
     train, test = train_test_split(np.arange(len(features)), test_size=holdout_fraction, random_state=seed)
@@ -79,7 +103,65 @@ def evaluate(
         without_outliers=regression_metrics(target.to_numpy()[test][ordinary], predicted[ordinary]),
         with_outliers=regression_metrics(target.to_numpy()[test], predicted),
     )
-    return Evaluation(cv, holdout, _interval(target.to_numpy(), out_of_fold, outliers), out_of_fold, fitted, test)
+    split = _Split(train, test, fitted, predicted)
+    intervals, calibration_rows, scored = _intervals(
+        model, features, target, outliers, oof, split, folds=folds, seed=seed, keep=keep_outliers, progress=progress
+    )
+    interval = _interval(target.to_numpy(), oof.predicted, outliers)
+    return Evaluation(cv, holdout, interval, oof.predicted, fitted, test, intervals, calibration_rows, scored)
+
+
+@dataclass(frozen=True)
+class _Split:
+    """The holdout split: training rows, holdout rows, the model fitted on the former and its predictions."""
+
+    train: np.ndarray
+    test: np.ndarray
+    fitted: RegressorMixin
+    predicted: np.ndarray
+
+
+def _intervals(
+    model: RegressorMixin,
+    features: pd.DataFrame,
+    target: pd.Series,
+    outliers: np.ndarray,
+    oof: OutOfFold,
+    split: _Split,
+    *,
+    folds: int,
+    seed: int,
+    keep: bool,
+    progress: Progress,
+) -> tuple[Intervals, Scored, Scored]:
+    """The shipped calibration (every ordinary row, out of fold), and the holdout's: calibrated by the same
+    cross-validation inside the training split (`folds` more fits), scored on the holdout."""
+    actual, train, test = target.to_numpy(), split.train, split.test
+    shipped = calibrate(Scored(actual, oof.predicted, oof.spread).subset(~outliers))
+    progress(f"holdout ranges: calibrated by {folds}-fold cross-validation inside the training split only")
+    inner = _out_of_fold(
+        model,
+        features,
+        target,
+        train,
+        outliers,
+        folds=folds,
+        seed=seed,
+        keep=keep,
+        each=lambda fold, rows, _: progress(f"calibration fold {fold}/{folds}: {len(rows):,} rows out of fold"),
+    )
+    calibration_rows = Scored(actual[train], inner.predicted, inner.spread).subset(~outliers[train])
+    spread = member_spread(member_predictions(split.fitted, features.iloc[test]), len(test))
+    scored = Scored(actual[test], split.predicted, spread)
+    calibration = calibrate(calibration_rows)
+    groups = features[GROUP_COLUMN].iloc[test] if GROUP_COLUMN in features.columns else None
+    measured = HoldoutIntervals(
+        calibration=calibration,
+        rows=int((~outliers[test]).sum()),
+        group_column=GROUP_COLUMN if groups is not None else None,
+        levels=coverage_tables(calibration, scored, ordinary=~outliers[test], groups=groups),
+    )
+    return Intervals(method=CONFORMAL_METHOD, calibration=shipped, holdout=measured), calibration_rows, scored
 
 
 def fit_final(
@@ -107,23 +189,50 @@ def _cross_validate(
     seed: int,
     keep: bool,
     progress: Progress,
-) -> tuple[CrossValidation, np.ndarray]:
-    splitter = KFold(n_splits=folds, shuffle=True, random_state=seed)
-    out_of_fold = np.empty(len(features))
+) -> tuple[CrossValidation, OutOfFold]:
+    actual = target.to_numpy()
     clean: list[dict[str, float]] = []
     full: list[dict[str, float]] = []
-    for fold, (train, test) in enumerate(splitter.split(features), start=1):
-        fitted = _fit(model, features, target, train, outliers, keep=keep)
-        out_of_fold[test] = fitted.predict(features.iloc[test])
-        actual = target.to_numpy()[test]
+
+    def scored(fold: int, test: np.ndarray, predicted: np.ndarray) -> None:
         ordinary = ~outliers[test]
-        clean.append(regression_metrics(actual[ordinary], out_of_fold[test][ordinary]))
-        full.append(regression_metrics(actual, out_of_fold[test]))
+        clean.append(regression_metrics(actual[test][ordinary], predicted[ordinary]))
+        full.append(regression_metrics(actual[test], predicted))
         progress(f"fold {fold}/{folds}: RMSE log {clean[-1]['rmse_log']:.4f}, MAPE {clean[-1]['mape']:.1%}")
+
+    oof = _out_of_fold(
+        model, features, target, np.arange(len(features)), outliers, folds=folds, seed=seed, keep=keep, each=scored
+    )
     summary = CrossValidation(
         folds=folds, random_state=seed, without_outliers=_summarize(clean), with_outliers=_summarize(full)
     )
-    return summary, out_of_fold
+    return summary, oof
+
+
+def _out_of_fold(
+    model: RegressorMixin,
+    features: pd.DataFrame,
+    target: pd.Series,
+    rows: np.ndarray,
+    outliers: np.ndarray,
+    *,
+    folds: int,
+    seed: int,
+    keep: bool,
+    each: Callable[[int, np.ndarray, np.ndarray], None] | None = None,
+) -> OutOfFold:
+    """Shuffled k-fold over `rows` only (positions in `features`): each of them predicted by a model fitted on the
+    others, with its members' spread. `each(fold, test rows, predictions)` sees every fold as it is done."""
+    predicted, spread = np.empty(len(rows)), np.empty(len(rows))
+    splitter = KFold(n_splits=folds, shuffle=True, random_state=seed)
+    for fold, (inside, test) in enumerate(splitter.split(rows), start=1):
+        fitted = _fit(model, features, target, rows[inside], outliers, keep=keep)
+        held_out = features.iloc[rows[test]]
+        predicted[test] = fitted.predict(held_out)
+        spread[test] = member_spread(member_predictions(fitted, held_out), len(test))
+        if each is not None:
+            each(fold, rows[test], predicted[test])
+    return OutOfFold(predicted, spread)
 
 
 def _fit(

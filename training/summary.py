@@ -28,6 +28,7 @@ def format_summary(report: TrainReport) -> str:
         lines.append(_row(cells))
     holdout = report.metrics.holdout.without_outliers
     lines.append(_row(["holdout RMSE of log price", f"{holdout['rmse_log']:.4f}"]))
+    lines += _coverage_rows(report.metrics)
     lines.append("")
     lines.append(f"model repository  {report.folder.resolve()}")
     lines.append(f"model card        {(report.folder / 'README.md').resolve()}")
@@ -57,6 +58,18 @@ def _format(name: str, metrics: Metrics) -> str:
     if name == "mae":
         return f"${value.mean:,.0f} ± ${value.std:,.0f}"
     return f"{value.mean:.4f} ± {value.std:.4f}"
+
+
+def _coverage_rows(metrics: Metrics) -> list[str]:
+    """How often each range held on the holdout: overall, then per fifth of the estimated price (cheapest first)."""
+    if metrics.intervals is None:
+        return []
+    rows = []
+    for key, level in metrics.intervals.holdout.levels.items():
+        fifths = " ".join(f"{cell.coverage:.0%}" for cell in level.by_price_quintile.values())
+        overall = f"{level.overall.coverage:.1%} (by price fifth: {fifths})"
+        rows.append(_row([f"holdout {key}% range coverage", overall]))
+    return rows
 
 
 def _row(cells: list[str]) -> str:

@@ -13,6 +13,9 @@ figures people compare have the short names:
 - `holdout_rmse_log`, `holdout_mae`, ... and `holdout_with_outliers_rmse_log`, ...; `holdout_fraction`,
   `holdout_rows`, `holdout_random_state`.
 - `interval_level`, `interval_log_low`, `interval_log_high`; `training_rows`, `outliers_removed`.
+- The conformal ranges by level in percent: `intervals_calibration_beta`, `intervals_calibration_levels_80_q_low`,
+  ... and their holdout coverage, `intervals_holdout_levels_95_overall_coverage`,
+  `intervals_holdout_levels_80_by_price_quintile_1_coverage`, `intervals_holdout_levels_80_by_group_NAmes_rows`, ...
 
 A number is logged at step 0. A list of numbers is logged as one metric with a step per element, numbered from
 1 like the folds in training's progress lines: each cross-validation figure's `per_fold` values become

@@ -310,6 +310,7 @@ def _metrics(options: TrainOptions, evaluation: Evaluation, outliers: np.ndarray
         cross_validation=evaluation.cross_validation,
         holdout=evaluation.holdout,
         interval=evaluation.interval,
+        intervals=evaluation.intervals,
     )
 
 

@@ -21,6 +21,7 @@ from ..errors import StartupError, UnsupportedModelError
 from .check import CheckResult, check_exact
 from .compiled import CompiledModel, compile_model
 from .internals import CHECKED_SKLEARN
+from .members import pipeline_spread
 
 __all__ = [
     "CHECKED_SKLEARN",
@@ -43,6 +44,10 @@ class EngineMode(StrEnum):
 class Engine(Protocol):
     def predict(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray: ...
 
+    def predict_with_spread(self, rows: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+        """The prices, and the spread (max − min) of the blend's members' predictions in log price."""
+        ...
+
 
 @dataclass(frozen=True)
 class PipelineEngine:
@@ -53,6 +58,14 @@ class PipelineEngine:
 
     def predict(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
         return np.asarray(self.model.predict(to_frame(rows, self.schema)), dtype=np.float64)
+
+    def predict_with_spread(self, rows: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+        """`model.predict`, and the members' spread from `model.regressor_.transform` (a second pass through the
+        members: the price stays `model.predict`'s own); zeros for a model that is not a VotingRegressor."""
+        frame = to_frame(rows, self.schema)
+        prices = np.asarray(self.model.predict(frame), dtype=np.float64)
+        spread = pipeline_spread(self.model, frame)
+        return prices, np.zeros(len(prices)) if spread is None else spread
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ for numbers, missing, the training extremes and the default, far beyond the rang
 threshold the trees split that column at and the next float above it; for categories, missing, every category
 the schema or an encoder knows (infrequent ones included) and one no encoder saw. Each row is priced by the
 pipeline in one batch and by the engine in one batch and one row at a time; one differing bit fails the check.
+The spread of the members' predictions (which sizes the price ranges) must match the pipeline's bit for bit too.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 from modelrepo import FeatureKind, Schema, to_frame
 
 from .compiled import CompiledModel
+from .members import pipeline_spread
 from .trees import Coverage
 
 #: Rows drawn at random besides the examples; with the shipped model they take both sides of every split.
@@ -50,8 +52,13 @@ def check_exact(
     compiled: CompiledModel, model: Any, schema: Schema, examples: Sequence[Mapping[str, Any]]
 ) -> CheckResult:
     rows = check_rows(compiled, schema, examples)
-    expected = np.asarray(model.predict(to_frame(rows, schema)), dtype=np.float64)
-    differs = ~_same_bits(compiled.predict(rows), expected)
+    frame = to_frame(rows, schema)
+    expected = np.asarray(model.predict(frame), dtype=np.float64)
+    prices, spread = compiled.predict_with_spread(rows)
+    differs = ~_same_bits(compiled.predict(rows), expected) | ~_same_bits(prices, expected)
+    expected_spread = pipeline_spread(model, frame)  # the members' disagreement sizes each house's price range
+    if expected_spread is not None:
+        differs |= ~_same_bits(spread, expected_spread)
     # One row at a time: against the pipeline's own single-row answers on a few rows, and, where the answer does
     # not depend on the batch it is in (no dense matrix product, whose BLAS kernel sums a lone row in another
     # order), against the batch on many more.

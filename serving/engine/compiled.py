@@ -51,7 +51,17 @@ class CompiledModel:
         return self.predict_arrays(numbers, slots)
 
     def predict_arrays(self, numbers: np.ndarray, slots: np.ndarray) -> np.ndarray:
+        return self._price([part.predict(numbers, slots) for part in self.parts])
+
+    def predict_with_spread(self, rows: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+        """The prices of `predict` (the same bits) and the spread of the parts' predictions (max − min, before the
+        inverse target function: in log price), from the same predictions; 0 for a single part."""
+        numbers, slots = self.layout.arrays(rows)
         predictions = [part.predict(numbers, slots) for part in self.parts]
+        members = np.asarray(predictions).T  # rows × parts, as VotingRegressor.transform gives them
+        return self._price(predictions), members.max(axis=1) - members.min(axis=1)
+
+    def _price(self, predictions: list[np.ndarray]) -> np.ndarray:
         if self.averaged:  # VotingRegressor.predict: np.average over the parts' predictions, column-wise
             blended = np.average(np.asarray(predictions).T, axis=1, weights=self.weights)
         else:

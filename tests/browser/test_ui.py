@@ -49,6 +49,12 @@ def rest_prices(app: LiveApp, rows: list[dict[str, Any]]) -> list[float]:
     return [item["prediction"]["price"] for item in response.json()["results"]]
 
 
+def holdout_intervals(app: LiveApp) -> dict[str, Any]:
+    """How the served version's ranges held on its holdout (metrics.json, through GET /api/v1/model)."""
+    holdout: dict[str, Any] = httpx.get(f"{app.url}/api/v1/model", timeout=30).json()["intervals"]["holdout"]
+    return holdout
+
+
 def dollars(text: str) -> int:
     """The first "$123,456" in a text, as a whole number of dollars."""
     match = PRICE.search(text)
@@ -84,6 +90,16 @@ def test_example_1_is_priced_as_the_rest_route_prices_it(
     expected = round(response.json()["price"])
     expect(result).to_contain_text(f"${expected:,}", timeout=WAIT)
     expect(result).to_contain_text(f"model {response.json()['model_version']}")
+    # Both ranges as REST gives them, and what the 80% one means, with the coverage measured on the holdout.
+    narrow, wide = response.json()["intervals"]
+    expect(result).to_contain_text(f"80% range: ${narrow['low']:,.0f} – ${narrow['high']:,.0f}")
+    expect(result).to_contain_text(f"95% range: ${wide['low']:,.0f} – ${wide['high']:,.0f}")
+    holdout = holdout_intervals(live_app)
+    measured = round(holdout["levels"]["80"]["overall"]["coverage"] * 100)
+    expect(result).to_contain_text(
+        f"In a test on {holdout['rows']:,} sales the model never saw, {measured} in 100 prices fell inside a range "
+        "like this."
+    )
 
     # Pressing the button on the filled form gives the same price.
     first = request_id(result.inner_text())
@@ -119,30 +135,36 @@ def test_a_csv_batch_prices_the_good_rows_and_names_the_bad_one(
     report = page.locator("#batch-report")
     expect(report).to_contain_text("Priced 2 of 3 rows", timeout=WAIT)
     expect(report).to_contain_text("row 2: Neighborhood: 'Atlantis' is not a category seen in training")
-    # Dollars and the 80% range for a person; no request ids until asked for.
+    # Dollars and both ranges for a person; no request ids until asked for.
     header, body = table_rows(page, "#batch-table")
-    assert header == ["row", "price", "80% range", "error"]
+    assert header == ["row", "price", "80% range", "95% range", "error"]
     assert [cells[0] for cells in body] == ["1", "2", "3"]
     assert [body[0][1], body[2][1]] == [f"${round(price):,}" for price in expected]
     assert re.fullmatch(r"\$[\d,]+ – \$[\d,]+", body[0][2]), body[0][2]
-    assert body[0][3] == body[2][3] == ""
-    assert (
-        body[1][1] == body[1][2] == "" and body[1][3] == "Neighborhood: 'Atlantis' is not a category seen in training"
-    )
+    assert re.fullmatch(r"\$[\d,]+ – \$[\d,]+", body[0][3]), body[0][3]
+    assert body[0][4] == body[2][4] == ""
+    assert body[1][1] == body[1][2] == body[1][3] == ""
+    assert body[1][4] == "Neighborhood: 'Atlantis' is not a category seen in training"
     page.get_by_label("Show request ids").check()
     expect(page.locator("#batch-table").get_by_role("columnheader", name="request id")).to_be_visible(timeout=WAIT)
     header, body = table_rows(page, "#batch-table")
-    assert header == ["row", "price", "80% range", "request id", "error"]
-    ids = {body[0][3], body[2][3]}
+    assert header == ["row", "price", "80% range", "95% range", "request id", "error"]
+    ids = {body[0][4], body[2][4]}
     records = [r for r in wait_for_logged(live_app.prediction_log, ids) if r["request_id"] in ids]
-    assert len(records) == 2 and {r["surface"] for r in records} == {"ui"} and body[1][3] == ""
+    assert len(records) == 2 and {r["surface"] for r in records} == {"ui"} and body[1][4] == ""
 
-    # The download keeps the raw numbers and every column.
+    # The download keeps the raw numbers and every column: both ranges' ends, in whole dollars.
     link = page.locator("#batch-download a[download], #batch-download a.download-link").first
     raw = list(csv.DictReader(httpx.get(str(link.get_attribute("href")), timeout=30).text.splitlines()))
-    assert list(raw[0]) == ["row", "price", "low", "high", "request_id", "error"]
+    assert list(raw[0]) == ["row", "price", "low", "high", "low_95", "high_95", "request_id", "error"]
     assert [int(raw[0]["price"]), int(raw[2]["price"])] == [round(price) for price in expected]
-    assert {raw[0]["request_id"], raw[2]["request_id"]} == ids and raw[1]["price"] == ""
+    logged = {record["request_id"]: record for record in records}
+    for line in (raw[0], raw[2]):
+        record = logged[line["request_id"]]
+        assert [int(line[name]) for name in ("low", "high", "low_95", "high_95")] == [
+            round(record[name]) for name in ("low", "high", "low_95", "high_95")
+        ]
+    assert {raw[0]["request_id"], raw[2]["request_id"]} == ids and raw[1]["price"] == raw[1]["low_95"] == ""
 
 
 def test_a_batch_without_errors_shows_no_error_column(
@@ -160,7 +182,7 @@ def test_a_batch_without_errors_shows_no_error_column(
     page.get_by_role("button", name="Estimate prices", exact=True).click()
     expect(page.locator("#batch-report")).to_contain_text("Priced 2 of 2 rows", timeout=WAIT)
     header, _ = table_rows(page, "#batch-table")
-    assert header == ["row", "price", "80% range"]
+    assert header == ["row", "price", "80% range", "95% range"]
 
 
 def test_a_file_that_is_not_a_csv_is_refused_by_name(page: Page, live_app: LiveApp, tmp_path: Path) -> None:
@@ -326,6 +348,25 @@ def test_the_model_tab_shows_every_plot_whole_at_1280_px(page: Page, live_app: L
         assert abs(box["height"] / box["width"] - natural[1] / natural[0]) < 0.02, (box, natural)
         assert box["width"] >= 0.8 * natural[0] / 1.2, (box, natural)  # 120-dpi PNGs: at least 80% of 100-dpi size
     page.screenshot(path=tmp_path / "model-tab.png", full_page=True)
+
+
+def test_the_model_tab_shows_how_often_the_ranges_held(page: Page, live_app: LiveApp) -> None:
+    holdout = holdout_intervals(live_app)
+    page.goto(live_app.url)
+    page.get_by_role("tab", name="Model", exact=True).click()
+    coverage = page.locator("#coverage")
+    expect(coverage).to_contain_text("Price ranges", timeout=WAIT)
+    expect(coverage).to_contain_text("calibrated by cross-validation inside its training split only")
+    for key in ("80", "95"):
+        cells = holdout["levels"][key]
+        expect(coverage).to_contain_text(f"{cells['overall']['coverage']:.1%}")
+        fifth = cells["by_price_quintile"]["1"]
+        expect(coverage).to_contain_text(f"1: ${fifth['price_from']:,.0f} – ${fifth['price_to']:,.0f}")
+    expect(coverage).to_contain_text("neighborhood (the 10 largest in the holdout)")
+    expect(coverage).to_contain_text("North Ames (NAmes)")  # a neighbourhood by its name, as the form names it
+    tables = coverage.locator("table")
+    expect(tables).to_have_count(3)
+    assert tables.nth(1).locator("tbody tr").count() == 5 and tables.nth(2).locator("tbody tr").count() == 10
 
 
 def test_the_estimate_says_why_with_a_chart_and_shows_what_similar_houses_sold_for(

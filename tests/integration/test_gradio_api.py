@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 from modelrepo import EXAMPLES_FILE, Snapshot
+from tests.expected import expected_answers
 from tests.live import LiveApp
 
 
@@ -22,10 +24,17 @@ def test_only_the_named_endpoints_are_public(client: Client) -> None:
     assert endpoints == {"/predict", "/explain", "/predict_batch", "/model_info", "/feedback", "/drift"}
 
 
-def test_predict_one_house(client: Client, production: Snapshot) -> None:
-    result = client.predict({"Gr Liv Area": 1500, "Overall Qual": 7}, api_name="/predict")
+def test_predict_one_house(client: Client, production: Snapshot, live_app: LiveApp) -> None:
+    house = {"Gr Liv Area": 1500, "Overall Qual": 7}
+    result = client.predict(house, api_name="/predict")
     assert result["low"] < result["price"] < result["high"]
     assert result["model_version"] == production.version.name and result["model_commit"] == production.version.commit
+    # Both ranges, the same bits as REST's (JSON floats round-trip exactly).
+    rest = httpx.post(f"{live_app.url}/api/v1/predict", json=house, timeout=30).json()
+    assert [band["level"] for band in result["intervals"]] == [0.8, 0.95]
+    assert (result["price"], result["intervals"]) == (rest["price"], rest["intervals"])
+    assert result["intervals"] == expected_answers(production.folder, [house])[0]["intervals"]
+    assert result["intervals"][0] == {"level": result["level"], "low": result["low"], "high": result["high"]}
 
 
 def test_predict_batch_reports_bad_rows_and_prices_the_rest(client: Client, production: Snapshot) -> None:
@@ -34,6 +43,7 @@ def test_predict_batch_reports_bad_rows_and_prices_the_rest(client: Client, prod
     results = client.predict(rows, api_name="/predict_batch")
     assert [r["row"] for r in results] == [1, 2, 3]
     assert results[0]["prediction"]["price"] == examples["predictions"][0]
+    assert len(results[0]["prediction"]["intervals"]) == 2
     assert results[1]["error"].startswith("row 1: Neighborhood: 'Atlantis' is not a category seen in training") is False
     assert results[1]["error"].startswith("row 2: Neighborhood: 'Atlantis' is not a category seen in training")
     assert results[2]["prediction"]["price"] == examples["predictions"][1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import pytest
 
 from modelrepo import EXAMPLES_FILE, Snapshot
@@ -29,6 +30,10 @@ def test_predict_tool_prices_a_house(live_app: LiveApp, production: Snapshot) ->
     examples = json.loads((production.folder / EXAMPLES_FILE).read_text())
     result = call_predict(live_app.url, examples["rows"][0])
     assert result["price"] == examples["predictions"][0] and result["model_version"] == "v1"
+    # Both ranges, bit for bit as REST answers them.
+    rest = httpx.post(f"{live_app.url}/api/v1/predict", json=examples["rows"][0], timeout=30).json()
+    assert [band["level"] for band in result["intervals"]] == [0.8, 0.95]
+    assert result["intervals"] == rest["intervals"] and (result["low"], result["high"]) == (rest["low"], rest["high"])
 
 
 def test_without_the_mcp_extra_the_app_serves_and_says_mcp_is_off(registry, tmp_path) -> None:  # noqa: ANN001

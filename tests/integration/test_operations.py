@@ -158,8 +158,11 @@ def test_accepted_requests_are_logged_once_and_rejected_ones_not_at_all(
     assert first["model_commit"] == serving.predictor.served.commit and first["latency_ms"] > 0
     assert set(first) == {
         "time", "request_id", "surface", "batch", "model_version", "model_commit", "features", "price", "low", "high",
-        "level", "latency_ms",
+        "level", "low_95", "high_95", "latency_ms",
     }  # fmt: skip
+    narrow, wide = single.json()["intervals"]
+    assert (first["low"], first["high"], first["level"]) == (narrow["low"], narrow["high"], narrow["level"])
+    assert (first["low_95"], first["high_95"]) == (wide["low"], wide["high"])
     everything = json.dumps(new) + caplog.text
     assert TOKEN not in everything and "testclient" not in everything  # no token, no client address
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +14,12 @@ import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
-from modelrepo import EXAMPLES_FILE, LocalStore, Snapshot
+from modelrepo import EXAMPLES_FILE, METRICS_FILE, PRODUCTION_ALIAS, LocalStore, Manifest, Snapshot, hash_folder
+from modelrepo.metrics import Metrics
 from serving import mcp_available
 from serving.validation import shown_number
-from tests.live import LiveApp
+from tests.expected import expected_answers
+from tests.live import LiveApp, start_app
 
 
 @pytest.fixture(scope="module")
@@ -29,11 +32,18 @@ def post(app: LiveApp, path: str, body: Any) -> httpx.Response:
 
 
 def test_predict_returns_price_interval_and_version(live_app: LiveApp, production: Snapshot) -> None:
-    response = post(live_app, "/predict", {"Gr Liv Area": 1500, "Overall Qual": 7})
+    house = {"Gr Liv Area": 1500, "Overall Qual": 7}
+    response = post(live_app, "/predict", house)
     assert response.status_code == 200
     body = response.json()
     assert 50_000 < body["price"] < 500_000 and body["low"] < body["price"] < body["high"]
     assert body["level"] == 0.8
+    # Both ranges, by metrics.json's rule from the members' spread; the first is low, high and level as before.
+    (expected,) = expected_answers(production.folder, [house])
+    assert body["price"] == expected["price"] and body["intervals"] == expected["intervals"]
+    narrow, wide = body["intervals"]
+    assert narrow == {"level": 0.8, "low": body["low"], "high": body["high"]} and wide["level"] == 0.95
+    assert wide["low"] < body["low"] and wide["high"] > body["high"]
     assert body["model_version"] == production.version.name == response.headers["X-Model-Version"]
     assert body["model_commit"] == production.version.commit == response.headers["X-Model-Commit"]
 
@@ -55,8 +65,9 @@ def test_batch_prices_every_row_in_order(live_app: LiveApp, examples: list[dict]
     assert response.status_code == 200
     results = response.json()["results"]
     assert [item["row"] for item in results] == list(range(1, len(examples) + 1))
-    single = [post(live_app, "/predict", row).json()["price"] for row in examples]
-    assert [item["prediction"]["price"] for item in results] == single
+    single = [post(live_app, "/predict", row).json() for row in examples]
+    assert [item["prediction"]["price"] for item in results] == [answer["price"] for answer in single]
+    assert [item["prediction"]["intervals"] for item in results] == [answer["intervals"] for answer in single]
 
 
 def test_model_route_describes_version_metrics_and_schema(live_app: LiveApp, registry: LocalStore) -> None:
@@ -64,6 +75,11 @@ def test_model_route_describes_version_metrics_and_schema(live_app: LiveApp, reg
     assert info["model_version"] == "v1" and info["source"] == "local registry"  # never a server path
     assert 0 < info["metrics"]["cv_rmse_log"] < 0.2
     assert len(info["features"]) == 79 and info["features"][0]["importance_rank"] == 1
+    ranges = info["intervals"]
+    assert ranges["levels"] == [0.8, 0.95] and ranges["conformal"] and ranges["note"] is None
+    measured = Metrics.read(registry.fetch("v1").folder).intervals
+    assert measured is not None and ranges["holdout"] == measured.holdout.model_dump(mode="json")
+    assert set(ranges["holdout"]["levels"]["80"]) == {"overall", "with_outliers", "by_price_quintile", "by_group"}
 
 
 def test_health_routes(live_app: LiveApp) -> None:
@@ -80,6 +96,40 @@ def test_openapi_documents_the_generated_request_model(live_app: LiveApp) -> Non
     assert house["properties"]["Gr Liv Area"]["type"] == "integer"
     assert "NAmes" in house["properties"]["Neighborhood"]["enum"]
     assert httpx.get(f"{live_app.url}/docs").status_code == 200
+    prediction = spec["components"]["schemas"]["Prediction"]
+    assert {"low", "high", "level", "intervals"} <= set(prediction["required"])
+    assert prediction["properties"]["intervals"]["items"] == {"$ref": "#/components/schemas/PriceRange"}
+    assert "95%" in prediction["properties"]["intervals"]["description"]
+    assert set(spec["components"]["schemas"]["PriceRange"]["properties"]) == {"level", "low", "high"}
+
+
+def test_a_version_without_conformal_ranges_serves_its_one_band_and_says_so(tmp_path: Path, model_folder: Path) -> None:
+    """metrics.json as versions wrote it before the 95% range: it still loads, serves its fixed 80% band exactly as
+    before (price · e^log_low, price · e^log_high), and the model route says there is no 95% range."""
+    folder = Path(shutil.copytree(model_folder, tmp_path / "old"))
+    document = json.loads((folder / METRICS_FILE).read_text())
+    del document["intervals"]
+    (folder / METRICS_FILE).write_text(json.dumps(document, indent=2))
+    Manifest.read(folder).model_copy(update={"files": hash_folder(folder)}).write(folder)
+    store = LocalStore(tmp_path / "registry")
+    store.set_alias(PRODUCTION_ALIAS, store.publish(folder, message="a version from before conformal ranges"))
+    app = start_app({"MODEL_REGISTRY": str(store.root)}, workdir=tmp_path)
+    try:
+        house = {"Gr Liv Area": 1500}
+        body = post(app, "/predict", house).json()
+        interval = Metrics.read(folder).interval
+        low, high = body["price"] * math.exp(interval.log_low), body["price"] * math.exp(interval.log_high)
+        assert (body["low"], body["high"], body["level"]) == (low, high, 0.8)
+        assert body["intervals"] == [{"level": 0.8, "low": low, "high": high}]
+        assert body["intervals"] == expected_answers(folder, [house])[0]["intervals"]
+        batch = post(app, "/predict/batch", {"rows": [house]}).json()["results"][0]["prediction"]
+        assert batch["intervals"] == body["intervals"]
+        ranges = httpx.get(f"{app.url}/api/v1/model").json()["intervals"]
+        assert ranges["levels"] == [0.8] and not ranges["conformal"] and "no 95% range" in ranges["note"]
+        page = httpx.get(f"{app.url}/config", timeout=30).text  # the page's components, the Model tab's text among them
+        assert "One fixed 80% band for every house" in page and "no 95% range" in page
+    finally:
+        app.stop()
 
 
 BAD_REQUESTS = [

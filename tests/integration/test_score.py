@@ -83,9 +83,17 @@ def test_prices_are_bit_identical_to_the_in_process_engine(
     expected = in_process_prices(served, source)
     assert served.engine.name == "compiled"
     assert frame["price"].to_numpy().tolist() == expected.tolist()  # exact float equality, row for row
-    interval = served.metrics.interval
-    assert frame["low"].tolist() == [price * math.exp(interval.log_low) for price in expected.tolist()]
-    assert frame["high"].tolist() == [price * math.exp(interval.log_high) for price in expected.tolist()]
+    # The ranges by metrics.json's rule, from the engine's spread of the parts: low = price·exp(q_low·(spread + β)).
+    validator = Validator.for_schema(served.schema, max_rows=10_000)
+    _, spreads = served.engine.engine.predict_with_spread(validator.rows(validator.csv_rows(source.read_bytes())))  # type: ignore[arg-type]
+    assert served.metrics.intervals is not None
+    calibration = served.metrics.intervals.calibration
+    priced = list(zip(expected.tolist(), [spread + calibration.beta for spread in spreads.tolist()], strict=True))
+    for low, high, key in (("low", "high", "80"), ("low_95", "high_95", "95")):
+        q = calibration.levels[key]
+        assert frame[low].tolist() == [price * math.exp(q.q_low * sigma) for price, sigma in priced]
+        assert frame[high].tolist() == [price * math.exp(q.q_high * sigma) for price, sigma in priced]
+    assert (frame["low_95"] < frame["low"]).all() and (frame["high_95"] > frame["high"]).all()
     assert set(frame["model_version"]) == {production.version.name}
     assert set(frame["model_commit"]) == {production.version.commit}
     assert frame["error"].isna().all()

@@ -20,6 +20,7 @@ import yaml
 from huggingface_hub import SpaceCard
 
 from modelrepo import CARD_FILE, EXAMPLES_FILE, Manifest
+from tests.expected import expected_answers
 from tests.hubserver import READ_TOKEN, WRITE_TOKEN, HubServer, client_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -146,10 +147,9 @@ def card_snippet(card: str, *, repo_id: str) -> str:
     return code.replace(PLACEHOLDER, repo_id)
 
 
-def printed_array(stdout: str) -> np.ndarray:
-    """The last NumPy array printed (`[182345. 213456. ...]`, possibly wrapped over lines)."""
-    text = stdout[stdout.rindex("[") : stdout.rindex("]") + 1]
-    return np.array([float(value) for value in text.strip("[]").split()])
+def printed_arrays(stdout: str) -> list[np.ndarray]:
+    """Every NumPy array printed (`[182345. 213456. ...]`, possibly wrapped over lines), in order."""
+    return [np.array([float(value) for value in text.split()]) for text in re.findall(r"\[([^\]]*)\]", stdout)]
 
 
 def test_card_snippet_loads_the_published_model_and_prints_its_prices(
@@ -177,8 +177,16 @@ store.promote(store.publish(Path({str(folder)!r}), message="Publish v1"))
     # A user's machine: a fresh cache, no token, and not the project on the path (huggingface_hub and skops only).
     result = run([sys.executable, "-c", code], hub, tmp_path / "user", project=False)
     assert result.returncode == 0, f"the card's snippet failed:\n{result.stderr}"
-    expected = np.round(json.loads((folder / EXAMPLES_FILE).read_text(encoding="utf-8"))["predictions"])
-    np.testing.assert_array_equal(printed_array(result.stdout), expected)
+    examples = json.loads((folder / EXAMPLES_FILE).read_text(encoding="utf-8"))
+    prices, *ranges = printed_arrays(result.stdout)
+    np.testing.assert_array_equal(prices, np.round(examples["predictions"]))
+    # Then each range's ends, as the app computes them (to the dollar: NumPy's exp may differ in the last bit).
+    answers = expected_answers(folder, examples["rows"])
+    assert [line.split(" range:")[0] for line in result.stdout.splitlines() if " range:" in line] == ["80%", "95%"]
+    for n, level in enumerate((0.8, 0.95)):
+        bands = [next(band for band in answer["intervals"] if band["level"] == level) for answer in answers]
+        for printed, end in zip(ranges[2 * n : 2 * n + 2], ("low", "high"), strict=True):
+            np.testing.assert_allclose(printed, np.round([band[end] for band in bands]), rtol=0, atol=1)
 
 
 def test_space_card_short_description_fits_the_hub_limit() -> None:

@@ -20,8 +20,8 @@ from sklearn.preprocessing import OneHotEncoder, RobustScaler
 
 from modelrepo import EXAMPLES_FILE, MODEL_FILE, Schema, Snapshot, load_model, to_frame
 from serving import StartupError
-from serving.engine import CompiledModel, EngineMode, choose_engine, compile_model
-from serving.engine.check import check_rows, split_coverage
+from serving.engine import CompiledModel, EngineMode, PipelineEngine, choose_engine, compile_model
+from serving.engine.check import check_exact, check_rows, split_coverage
 from serving.engine.internals import check_sklearn_version
 from serving.engine.trees import TreePart
 from serving.errors import UnsupportedModelError
@@ -70,6 +70,41 @@ def test_every_ames_row_has_the_pipelines_bits_one_at_a_time_and_in_one_batch(
     # The pipeline itself prices a row alone as it does in a batch (so the batch is the reference for both).
     sample = ames_rows[::150]
     assert same_bits(np.array([model.predict(to_frame([row], schema))[0] for row in sample]), expected[::150])
+
+
+def test_the_spread_of_the_parts_is_the_pipelines_bits_and_the_prices_stay_predicts(
+    served_model: tuple[Any, Schema, list[dict[str, Any]]], ames_rows: list[Row]
+) -> None:
+    """The members' disagreement sizes each price range: the compiled engine gives `regressor_.transform`'s bits."""
+    model, schema, _ = served_model
+    compiled, pipeline = compile_model(model, schema), PipelineEngine(model, schema)
+    frame = to_frame(ames_rows, schema)
+    members = model.regressor_.transform(frame)
+    expected = members.max(axis=1) - members.min(axis=1)
+    assert np.all(expected > 0) and np.allclose(expected, np.abs(members[:, 0] - members[:, 1]), rtol=0, atol=0)
+
+    prices, spread = compiled.predict_with_spread(ames_rows)
+    assert same_bits(prices, compiled.predict(ames_rows)) and same_bits(spread, expected)
+    pipeline_prices, pipeline_spread = pipeline.predict_with_spread(ames_rows[:300])
+    assert same_bits(pipeline_prices, model.predict(frame.iloc[:300])) and same_bits(pipeline_spread, expected[:300])
+    alone = [compiled.predict_with_spread([row]) for row in ames_rows[::97]]
+    assert same_bits(np.array([s[0] for _, s in alone]), expected[::97])
+
+
+def test_a_spread_a_few_bits_off_fails_the_check(served_model: tuple[Any, Schema, list[dict[str, Any]]]) -> None:
+    model, schema, examples = served_model
+
+    @dataclasses.dataclass(frozen=True)
+    class SpreadOff(CompiledModel):
+        def predict_with_spread(self, rows: Any) -> tuple[np.ndarray, np.ndarray]:
+            prices, spread = super().predict_with_spread(rows)
+            return prices, spread * (1 + 1e-12)
+
+    compiled = compile_model(model, schema)
+    off = SpreadOff(**{field.name: getattr(compiled, field.name) for field in dataclasses.fields(compiled)})
+    assert check_exact(compiled, model, schema, examples).exact
+    result = check_exact(off, model, schema, examples)
+    assert not result.exact and result.differing == result.rows  # every price's bits, but no spread's
 
 
 def test_the_check_rows_reach_both_sides_of_almost_every_split_and_missing_values(

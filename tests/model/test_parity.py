@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 from gradio_client import Client
 
-from modelrepo import EXAMPLES_FILE, MODEL_FILE, Schema, Snapshot, load_model, to_frame
+from modelrepo import EXAMPLES_FILE, Snapshot
 from serving import mcp_available
+from tests.expected import expected_answers
 from tests.live import LiveApp
 
 
@@ -31,32 +32,35 @@ def app_with_engine(request: pytest.FixtureRequest) -> tuple[str, LiveApp]:
 def test_every_surface_gives_the_same_prices(
     app_with_engine: tuple[str, LiveApp], production: Snapshot, rows: list[dict]
 ) -> None:
+    """Prices and both ranges, bit for bit, on every surface with either engine, as computed here from the files."""
     engine, live_app = app_with_engine
-    schema = Schema.read(production.folder)
-    model = load_model(production.folder / MODEL_FILE)
-    complete = [{**schema.defaults(), **row} for row in rows]
-    in_process = model.predict(to_frame(complete, schema)).tolist()
+    expected = expected_answers(production.folder, rows)
+    in_process = [answer["price"] for answer in expected]
+
+    def answers(results: list[dict]) -> list[dict]:
+        return [{"price": result["price"], "intervals": result["intervals"]} for result in results]
 
     info = httpx.get(f"{live_app.url}/api/v1/model").json()
     assert info["engine"] == engine
-    rest = [httpx.post(f"{live_app.url}/api/v1/predict", json=row).json()["price"] for row in rows]
+    rest = [httpx.post(f"{live_app.url}/api/v1/predict", json=row).json() for row in rows]
     batch = [
-        item["prediction"]["price"]
+        item["prediction"]
         for item in httpx.post(f"{live_app.url}/api/v1/predict/batch", json={"rows": rows}).json()["results"]
     ]
     client = Client(live_app.url, verbose=False)
-    gradio = [client.predict(row, api_name="/predict")["price"] for row in rows]
-    gradio_batch = [item["prediction"]["price"] for item in client.predict(rows, api_name="/predict_batch")]
+    gradio = [client.predict(row, api_name="/predict") for row in rows]
+    gradio_batch = [item["prediction"] for item in client.predict(rows, api_name="/predict_batch")]
 
-    assert rest == in_process
-    assert batch == in_process
-    assert gradio == in_process
-    assert gradio_batch == in_process
+    assert answers(rest) == expected
+    assert answers(batch) == expected
+    assert answers(gradio) == expected
+    assert answers(gradio_batch) == expected
     if mcp_available():
         from serving.mcp_client import call_predict
 
-        assert [call_predict(live_app.url, row)["price"] for row in rows] == in_process
+        assert answers([call_predict(live_app.url, row) for row in rows]) == expected
     assert np.all(np.isfinite(in_process))
+    assert all(len(answer["intervals"]) == 2 for answer in expected)
 
 
 def test_the_app_says_which_engine_serves_and_why(live_app: LiveApp, pipeline_app: LiveApp) -> None:

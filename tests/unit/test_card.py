@@ -67,3 +67,24 @@ def test_the_committed_candidates_table_was_measured_with_the_shipped_configurat
     assert shipped is not None and shipped.engine == "compiled"
     assert shipped.one_row_ms < 1.0  # in process, through the compiled engine
     assert shipped is min((row for row in table.rows if row.engine == "compiled"), key=lambda r: r.cv_rmse_log)
+def test_card_says_what_the_ranges_mean_how_they_were_calibrated_and_how_they_held(model_folder: Path) -> None:
+    text = (model_folder / CARD_FILE).read_text()
+    intervals = Metrics.read(model_folder).intervals
+    assert intervals is not None
+    section = text.split("### Price ranges\n", 1)[1].split("\n## ", 1)[0]
+    assert "about 8 in 10 sell for a price inside their 80%" in section and "19 in 20" in section
+    assert "cross-validation" in section and "inside its training split only" in section
+    for key, level in intervals.calibration.levels.items():
+        assert f"| {key}% | {level.q_low:.4f} | {level.q_high:.4f} |" in section
+    holdout = intervals.holdout
+    overall = [holdout.levels[key].overall for key in ("80", "95")]
+    assert (
+        f"| holdout sales, outliers left out | {holdout.rows} | {overall[0].coverage * 100:.1f}% | "
+        f"{overall[0].mean_width * 100:.1f}% | {overall[1].coverage * 100:.1f}% | {overall[1].mean_width * 100:.1f}% |"
+    ) in section
+    assert section.count("\n| 1: $") == 1 and section.count("\n| 5: $") == 1  # the fifths of the estimated price
+    assert "| Neighborhood (the 10 largest in the holdout) |" in section and "| North Ames (NAmes) |" in section
+    assert f"{overall[0].coverage * 100:.1f}% of prices fell inside their 80% range" in " ".join(text.split())
+    snippet = text.split("## How to use it safely", 1)[1]
+    assert 'load_json("metrics.json")["intervals"]["calibration"]' in snippet
+    assert "model.regressor_.transform(houses)" in snippet and 'np.exp(level["q_low"] * sigma)' in snippet

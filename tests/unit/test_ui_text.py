@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from modelrepo import Feature, FeatureKind
+from serving.batch_tab import _batch_view
 from serving.errors import InputError
-from serving.estimate_tab import _choices, _estimate_result, _label
-from serving.results import Estimate
-from serving.ui import _batch_view
+from serving.estimate_tab import Meaning, _choices, _estimate_result, _label
+from serving.results import Band, Estimate
 
 AREA = Feature(
     name="Gr Liv Area", kind=FeatureKind.INTEGER, nullable=False, default=1442, minimum=334, maximum=5642,
@@ -20,7 +20,10 @@ QUALITY = Feature(
     description="Overall quality", importance_rank=2, group="Quality", labels={"6": "Above average", "7": "Good"},
 )  # fmt: skip
 ESTIMATE = Estimate(price=181_234.4, low=160_000, high=205_000, level=0.8, model_version="v1", model_commit="c" * 40,
-                    request_id="a" * 32)  # fmt: skip
+                    request_id="a" * 32,
+                    intervals=(Band(0.8, 160_000, 205_000), Band(0.95, 140_000, 231_500)))  # fmt: skip
+MEANING = Meaning("In a test on 584 sales the model never saw, 82 in 100 prices fell inside a range like this.",
+                  "95 in 100 in the same test")  # fmt: skip
 
 
 class Predictor:
@@ -33,9 +36,15 @@ class Predictor:
         return self.outcome
 
 
-def text(outcome: Estimate | Exception, values: tuple[Any, ...], sales: list[tuple[dict[str, Any], float]]) -> str:
+def text(
+    outcome: Estimate | Exception,
+    values: tuple[Any, ...],
+    sales: list[tuple[dict[str, Any], float]],
+    meaning: Meaning = MEANING,
+) -> str:
     predictor = Predictor(outcome)
-    result, explained = _estimate_result(predictor, [AREA, QUALITY], values, sales=sales, explain=False)  # type: ignore[arg-type]
+    result, explained = _estimate_result(predictor, [AREA, QUALITY], values, sales=sales, explain=False,  # type: ignore[arg-type]
+                                         meaning=meaning)  # fmt: skip
     assert explained is None
     return result
 
@@ -65,14 +74,27 @@ def test_a_sale_price_only_for_the_example_row_itself() -> None:
     assert "$181,234" in text(ESTIMATE, (1501, 7), sales)
 
 
-def test_the_batch_table_shows_dollars_the_range_and_only_the_columns_with_something_to_say() -> None:
+def test_the_price_shows_both_ranges_and_what_they_mean() -> None:
+    shown = text(ESTIMATE, (1500, 7), [])
+    assert "80% range: **$160,000 – $205,000**  \nIn a test on 584 sales the model never saw, 82 in 100" in shown
+    assert "95% range: $140,000 – $231,500 (95 in 100 in the same test)" in shown
+    old = Estimate(price=181_234.4, low=160_000, high=205_000, level=0.8, model_version="v1", model_commit="c" * 40,
+                   request_id="a" * 32)  # fmt: skip
+    legacy = text(old, (1500, 7), [], Meaning("In cross-validation, 80 in 100 prices fell inside a range this wide."))
+    assert "80% range: **$160,000 – $205,000**  \nIn cross-validation, 80 in 100" in legacy and "95%" not in legacy
+
+
+def test_the_batch_table_shows_dollars_the_ranges_and_only_the_columns_with_something_to_say() -> None:
     rows = [
-        {"row": 1, "price": 123572, "low": 110000, "high": 140000, "request_id": "r-1", "error": ""},
-        {"row": 2, "price": None, "low": None, "high": None, "request_id": "", "error": "Neighborhood: 'Atlantis'"},
-    ]
-    view = _batch_view(rows, level=0.8, ids=False)
-    assert list(view.columns) == ["row", "price", "80% range", "error"]
-    assert view.iloc[0].tolist() == [1, "$123,572", "$110,000 – $140,000", ""]
-    assert view.iloc[1].tolist() == [2, "", "", "Neighborhood: 'Atlantis'"]
-    assert list(_batch_view(rows[:1], level=0.9, ids=True).columns) == ["row", "price", "90% range", "request id"]
-    assert list(_batch_view([], level=0.8, ids=False).columns) == ["row", "price", "80% range"]
+        {"row": 1, "price": 123572, "low": 110000, "high": 140000, "low_95": 98000, "high_95": 156000,
+         "request_id": "r-1", "error": ""},
+        {"row": 2, "price": None, "low": None, "high": None, "low_95": None, "high_95": None, "request_id": "",
+         "error": "Neighborhood: 'Atlantis'"},
+    ]  # fmt: skip
+    view = _batch_view(rows, levels=[0.8, 0.95], ids=False)
+    assert list(view.columns) == ["row", "price", "80% range", "95% range", "error"]
+    assert view.iloc[0].tolist() == [1, "$123,572", "$110,000 – $140,000", "$98,000 – $156,000", ""]
+    assert view.iloc[1].tolist() == [2, "", "", "", "Neighborhood: 'Atlantis'"]
+    # A version trained before the 95% range: its one band, named by its level.
+    assert list(_batch_view(rows[:1], levels=[0.9], ids=True).columns) == ["row", "price", "90% range", "request id"]
+    assert list(_batch_view([], levels=[0.8, 0.95], ids=False).columns) == ["row", "price", "80% range", "95% range"]
