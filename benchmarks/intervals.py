@@ -28,8 +28,7 @@ from training import QUICK_CONFIG, TrainOptions  # noqa: E402
 from training.conformal import LEVELS, QUINTILES, Scored, bounds, calibrate  # noqa: E402
 from training.data import outlier_mask, read_table, split_target  # noqa: E402
 from training.evaluate import Evaluation, evaluate  # noqa: E402
-from training.features import infer_kinds, model_columns  # noqa: E402
-from training.pipeline import build_pipeline  # noqa: E402
+from training.pipeline import pipeline_for_table  # noqa: E402
 
 RULES = (Normaliser.CONSTANT, Normaliser.MEMBER_SPREAD)
 
@@ -39,9 +38,8 @@ def run_evaluation(options: TrainOptions) -> tuple[Evaluation, np.ndarray]:
     table = split_target(read_table(options.data), target=options.target, drop=options.drop, source="ames")
     features, target = table.features, table.target
     outliers = outlier_mask(features, column=options.outlier_column, above=options.outlier_above)
-    numeric, categorical = model_columns(infer_kinds(features))
     evaluation = evaluate(
-        build_pipeline(numeric, categorical, options.model),
+        pipeline_for_table(features, options.model),
         features,
         target,
         outliers,

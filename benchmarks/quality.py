@@ -42,12 +42,11 @@ from modelrepo import Target, save_model  # noqa: E402
 from serving.engine import choose_engine  # noqa: E402
 from serving.validation import Validator  # noqa: E402
 from training import TrainOptions  # noqa: E402
-from training.candidates import CANDIDATES, CandidateRow, QualityTable  # noqa: E402
+from training.candidates import CANDIDATES, CandidateRow, QualityTable, config_record  # noqa: E402
 from training.data import outlier_mask, read_table, split_target  # noqa: E402
-from training.engineering import quality_columns  # noqa: E402
 from training.evaluate import evaluate, rmse_log  # noqa: E402
-from training.features import build_schema, infer_kinds, model_columns, read_feature_docs  # noqa: E402
-from training.pipeline import ModelConfig, build_pipeline  # noqa: E402
+from training.features import build_schema, infer_kinds, read_feature_docs  # noqa: E402
+from training.pipeline import ModelConfig, pipeline_for_table  # noqa: E402
 
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
@@ -63,8 +62,6 @@ def main() -> None:
     features, target = table.features, table.target
     outliers = outlier_mask(features, column=options.outlier_column, above=options.outlier_above)
     kinds = infer_kinds(features)
-    numeric, categorical = model_columns(kinds)
-    quality = quality_columns(features, categorical)
     schema = build_schema(
         features,
         kinds,
@@ -74,7 +71,7 @@ def main() -> None:
     )
     started_load = os.getloadavg()[0]
     models: dict[str, tuple[Any, dict[str, object] | None]] = {
-        name: (build_pipeline(numeric, categorical, config, quality=quality), _config(config))
+        name: (pipeline_for_table(features, config), config_record(config))
         for name, config in CANDIDATES.items()
     }
     if args.reference:
@@ -83,7 +80,7 @@ def main() -> None:
         _measure(name, model, config, features, target, outliers, schema, options)
         for name, (model, config) in models.items()
     ]
-    nested = _nested(features, target, outliers, numeric, categorical, quality) if args.nested else None
+    nested = _nested(features, target, outliers) if args.nested else None
     measured = (
         f"{date.today().isoformat()}, commit {_commit()}, load average {started_load:.1f} at the start "
         f"and {os.getloadavg()[0]:.1f} at the end (2 cores), OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '-')}"
@@ -147,19 +144,17 @@ def _measure(
     )
 
 
-def _nested(
-    features: Any, target: Any, outliers: np.ndarray, numeric: list[str], categorical: list[str], quality: list[str]
-) -> str:
+def _nested(features: Any, target: Any, outliers: np.ndarray) -> str:
     """RMSE of log price of "pick the candidate with the best inner 3-fold CV", on 5 outer folds."""
     outer = KFold(5, shuffle=True, random_state=0)
     scores, picks = [], []
     for fold, (train, test) in enumerate(outer.split(features), start=1):
         inner_scores = {}
         for name, config in CANDIDATES.items():
-            model = build_pipeline(numeric, categorical, config, quality=quality)
+            model = pipeline_for_table(features, config)
             inner_scores[name] = _inner_cv(model, features.iloc[train], target.iloc[train], outliers[train])
         best = min(inner_scores, key=inner_scores.__getitem__)
-        model = build_pipeline(numeric, categorical, CANDIDATES[best], quality=quality)
+        model = pipeline_for_table(features, CANDIDATES[best])
         fitted_rows = train[~outliers[train]]
         fitted = clone(model).fit(features.iloc[fitted_rows], target.iloc[fitted_rows])
         ordinary = test[~outliers[test]]
@@ -190,12 +185,6 @@ def _with_svr(shipped: Any) -> Any:
     svr = Pipeline([("columns", clone(linear.named_steps["columns"])), ("svr", SVR(C=20, epsilon=0.008, gamma=3e-4))])
     model.regressor = VotingRegressor([*model.regressor.estimators, ("svr", svr)])
     return model
-
-
-def _config(config: ModelConfig) -> dict[str, object]:
-    from dataclasses import asdict
-
-    return {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(config).items()}
 
 
 def _timed(function: Any, argument: Any) -> float:

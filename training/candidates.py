@@ -58,8 +58,8 @@ class QualityTable:
     nested: str | None = None  # the nested check of the selection, in words, when it was run
 
     def shipped(self, config: ModelConfig) -> CandidateRow | None:
-        wanted = _comparable(asdict(config))
-        return next((row for row in self.rows if row.config and _comparable(row.config) == wanted), None)
+        wanted = config_record(config)
+        return next((row for row in self.rows if row.config == wanted), None)
 
     def write(self, path: Path = QUALITY_TABLE) -> Path:
         path.write_text(json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -74,6 +74,6 @@ class QualityTable:
         return cls(data["measured"], [CandidateRow(**row) for row in data["rows"]], data.get("nested"))
 
 
-def _comparable(config: dict[str, object]) -> dict[str, object]:
-    """A configuration as JSON keeps it (tuples as lists), so that a row read back compares equal."""
-    return {key: list(value) if isinstance(value, tuple) else value for key, value in config.items()}
+def config_record(config: ModelConfig) -> dict[str, object]:
+    """A configuration as a row of the table records it (JSON: tuples as lists), so a row read back compares equal."""
+    return {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(config).items()}

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
 from sklearn.ensemble import HistGradientBoostingRegressor, VotingRegressor
 from sklearn.impute import SimpleImputer
@@ -21,7 +22,8 @@ from sklearn.linear_model import HuberRegressor, Ridge
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
 
-from .engineering import Derived, derived_columns, derived_step, quality_scale
+from .engineering import Derived, derived_columns, derived_step, quality_columns, quality_scale
+from .features import infer_kinds, model_columns
 
 MISSING_CATEGORY = "__missing__"
 
@@ -77,6 +79,13 @@ class ModelConfig:
 
 #: For smoke tests and quick looks: the same model with far fewer boosting and Huber iterations (about 20× faster).
 QUICK_CONFIG = ModelConfig(hgb_max_iter=100, hgb_learning_rate=0.2, huber_max_iter=100)
+
+
+def pipeline_for_table(features: pd.DataFrame, config: ModelConfig) -> TransformedTargetRegressor:
+    """The pipeline for this table's columns (its numbers, its categories and the quality-coded ones), so that
+    training and every benchmark build the same model from the same table."""
+    numeric, categorical = model_columns(infer_kinds(features))
+    return build_pipeline(numeric, categorical, config, quality=quality_columns(features, categorical))
 
 
 def build_pipeline(

@@ -15,12 +15,11 @@ from .card import CardFacts, render_card
 from .comparables import ComparablesWritten, write_comparables
 from .data import AMES_CITATION, TrainingTable, outlier_mask, read_table, split_target
 from .dataset_repo import TableFacts, publish_table
-from .engineering import quality_columns
 from .errors import GateError
 from .evaluate import Evaluation, Progress, evaluate, fit_final, importance_ranks
 from .features import build_schema, identifier_columns, infer_kinds, model_columns, read_feature_docs
 from .gate import Candidate, GateDecision, Production, decide, read_production
-from .pipeline import build_pipeline
+from .pipeline import pipeline_for_table
 from .plots import write_plots
 from .profile import build_reference, write_examples
 from .publish import PublishResult, publish
@@ -124,7 +123,7 @@ def _train_on(
     )
 
     progress(f"[2/6] evaluating: {options.folds}-fold cross-validation and a {options.holdout_fraction:.0%} holdout")
-    pipeline = build_pipeline(numeric, categorical, options.model, quality=quality_columns(features, categorical))
+    pipeline = pipeline_for_table(features, options.model)
     evaluation = evaluate(
         pipeline,
         features,
