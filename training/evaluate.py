@@ -18,13 +18,13 @@ import numpy as np
 import pandas as pd
 from sklearn.base import RegressorMixin, clone
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.inspection import permutation_importance
-from sklearn.metrics import make_scorer, mean_absolute_error, mean_absolute_percentage_error, r2_score
+from sklearn.metrics import mean_absolute_error, mean_absolute_percentage_error, r2_score
 from sklearn.model_selection import KFold, train_test_split
 
 from modelrepo.metrics import CrossValidation, Holdout, HoldoutIntervals, Interval, Intervals, Summary
 
 from .conformal import GROUP_COLUMN, Scored, calibrate, coverage_tables, member_predictions, member_spread
+from .importance import permutation_importance
 
 Progress = Callable[[str], None]
 
@@ -174,9 +174,8 @@ def importance_ranks(
     model: RegressorMixin, features: pd.DataFrame, target: pd.Series, *, repeats: int, seed: int
 ) -> pd.Series:
     """Permutation importance on held-out rows: the rise in RMSE of log price when a column is shuffled."""
-    scorer = make_scorer(rmse_log, greater_is_better=False)
-    result = permutation_importance(model, features, target, scoring=scorer, n_repeats=repeats, random_state=seed)
-    return pd.Series(result.importances_mean, index=features.columns).sort_values(ascending=False)
+    rises = permutation_importance(model, features, target, error=rmse_log, repeats=repeats, seed=seed)
+    return rises.sort_values(ascending=False)
 
 
 def _cross_validate(
