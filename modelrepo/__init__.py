@@ -29,6 +29,7 @@ from .files import (
 from .frame import to_frame
 from .manifest import DataFingerprint, DatasetRef, FileEntry, Manifest, file_entry, hash_folder, verify_folder
 from .schema import Feature, FeatureKind, FeatureValue, Schema, Target
+from .spread import member_spread
 from .stores import LocalStore, Snapshot, Store, Version, version_number
 from .trust import TRUSTED_TYPES, load_model, save_model, untrusted_types
 
@@ -70,6 +71,7 @@ __all__ = [
     "file_entry",
     "hash_folder",
     "load_model",
+    "member_spread",
     "save_model",
     "to_frame",
     "untrusted_types",

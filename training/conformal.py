@@ -13,12 +13,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.compose import TransformedTargetRegressor
-from sklearn.ensemble import VotingRegressor
 
 from modelrepo.metrics import Calibration, CoverageCell, LevelCoverage, LevelQuantiles, Normaliser, level_key
 
@@ -44,22 +41,6 @@ class Scored:
 
     def subset(self, rows: np.ndarray) -> Scored:
         return Scored(self.actual[rows], self.predicted[rows], self.spread[rows])
-
-
-def member_predictions(model: Any, features: pd.DataFrame) -> np.ndarray | None:
-    """Each member's prediction where the blend averages them (log price under the log target), rows × members;
-    None for a model that is not a VotingRegressor (inside a TransformedTargetRegressor or not)."""
-    regressor = model.regressor_ if isinstance(model, TransformedTargetRegressor) else model
-    if not isinstance(regressor, VotingRegressor):
-        return None
-    return np.asarray(regressor.transform(features), dtype=np.float64)
-
-
-def member_spread(members: np.ndarray | None, rows: int) -> np.ndarray:
-    """max − min of the members' predictions per row (|a − b| for two members); zeros without members."""
-    if members is None:
-        return np.zeros(rows)
-    return np.asarray(members.max(axis=1) - members.min(axis=1), dtype=np.float64)
 
 
 def conformal_quantiles(scores: np.ndarray, level: float) -> tuple[float, float]:

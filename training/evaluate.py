@@ -21,9 +21,10 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import mean_absolute_error, mean_absolute_percentage_error, r2_score
 from sklearn.model_selection import KFold, train_test_split
 
+from modelrepo import member_spread
 from modelrepo.metrics import CrossValidation, Holdout, HoldoutIntervals, Interval, Intervals, Summary
 
-from .conformal import GROUP_COLUMN, Scored, calibrate, coverage_tables, member_predictions, member_spread
+from .conformal import GROUP_COLUMN, Scored, calibrate, coverage_tables
 from .importance import permutation_importance
 
 Progress = Callable[[str], None]
@@ -151,7 +152,7 @@ def _intervals(
         each=lambda fold, rows, _: progress(f"calibration fold {fold}/{folds}: {len(rows):,} rows out of fold"),
     )
     calibration_rows = Scored(actual[train], inner.predicted, inner.spread).subset(~outliers[train])
-    spread = member_spread(member_predictions(split.fitted, features.iloc[test]), len(test))
+    spread = _spread(split.fitted, features.iloc[test])
     scored = Scored(actual[test], split.predicted, spread)
     calibration = calibrate(calibration_rows)
     groups = features[GROUP_COLUMN].iloc[test] if GROUP_COLUMN in features.columns else None
@@ -228,10 +229,16 @@ def _out_of_fold(
         fitted = _fit(model, features, target, rows[inside], outliers, keep=keep)
         held_out = features.iloc[rows[test]]
         predicted[test] = fitted.predict(held_out)
-        spread[test] = member_spread(member_predictions(fitted, held_out), len(test))
+        spread[test] = _spread(fitted, held_out)
         if each is not None:
             each(fold, rows[test], predicted[test])
     return OutOfFold(predicted, spread)
+
+
+def _spread(model: RegressorMixin, frame: pd.DataFrame) -> np.ndarray:
+    """The members' spread of each row (what serving sizes its ranges by), zeros for a model without members."""
+    spread = member_spread(model, frame)
+    return np.zeros(len(frame)) if spread is None else spread
 
 
 def _fit(

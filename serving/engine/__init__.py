@@ -15,13 +15,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from modelrepo import Schema, to_frame
+from modelrepo import Schema, member_spread, to_frame
 
 from ..errors import StartupError, UnsupportedModelError
 from .check import CheckResult, check_exact
 from .compiled import CompiledModel, compile_model
 from .internals import CHECKED_SKLEARN
-from .members import pipeline_spread
 
 __all__ = [
     "CHECKED_SKLEARN",
@@ -64,7 +63,7 @@ class PipelineEngine:
         members: the price stays `model.predict`'s own); zeros for a model that is not a VotingRegressor."""
         frame = to_frame(rows, self.schema)
         prices = np.asarray(self.model.predict(frame), dtype=np.float64)
-        spread = pipeline_spread(self.model, frame)
+        spread = member_spread(self.model, frame)
         return prices, np.zeros(len(prices)) if spread is None else spread
 
 

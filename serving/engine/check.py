@@ -16,10 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from modelrepo import FeatureKind, Schema, to_frame
+from modelrepo import FeatureKind, Schema, member_spread, to_frame
 
 from .compiled import CompiledModel
-from .members import pipeline_spread
 from .trees import Coverage
 
 #: Rows drawn at random besides the examples; with the shipped model they take both sides of every split.
@@ -56,7 +55,7 @@ def check_exact(
     expected = np.asarray(model.predict(frame), dtype=np.float64)
     prices, spread = compiled.predict_with_spread(rows)
     differs = ~_same_bits(compiled.predict(rows), expected) | ~_same_bits(prices, expected)
-    expected_spread = pipeline_spread(model, frame)  # the members' disagreement sizes each house's price range
+    expected_spread = member_spread(model, frame)  # the members' disagreement sizes each house's price range
     if expected_spread is not None:
         differs |= ~_same_bits(spread, expected_spread)
     # One row at a time: against the pipeline's own single-row answers on a few rows, and, where the answer does

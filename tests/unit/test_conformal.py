@@ -11,6 +11,7 @@ from sklearn.ensemble import VotingRegressor
 from sklearn.linear_model import Ridge
 from sklearn.tree import DecisionTreeRegressor
 
+from modelrepo import member_spread
 from modelrepo.metrics import Normaliser
 from training import QUICK_CONFIG, build_pipeline
 from training.conformal import (
@@ -20,8 +21,6 @@ from training.conformal import (
     calibrate,
     conformal_quantiles,
     coverage_tables,
-    member_predictions,
-    member_spread,
 )
 from training.data import outlier_mask, split_target
 from training.errors import TrainingError
@@ -111,14 +110,14 @@ def test_spread_is_the_members_disagreement_in_log_price() -> None:
     target = np.exp(11 + features["a"] + 0.1 * rng.standard_normal(200))
     blend = VotingRegressor([("ridge", Ridge()), ("tree", DecisionTreeRegressor(max_depth=3, random_state=0))])
     model = TransformedTargetRegressor(regressor=blend, func=np.log, inverse_func=np.exp).fit(features, target)
-    members = member_predictions(model, features)
-    assert members is not None and members.shape == (200, 2)
+    spread = member_spread(model, features)
     ridge, tree = (estimator.predict(features) for estimator in model.regressor_.estimators_)
-    np.testing.assert_array_equal(member_spread(members, 200), np.abs(ridge - tree))
-    np.testing.assert_allclose(np.exp(members.mean(axis=1)), model.predict(features), rtol=1e-12)
+    assert spread is not None
+    np.testing.assert_array_equal(spread, np.abs(ridge - tree))
+    np.testing.assert_allclose(np.exp((ridge + tree) / 2), model.predict(features), rtol=1e-12)
     alone = TransformedTargetRegressor(regressor=Ridge(), func=np.log, inverse_func=np.exp).fit(features, target)
-    assert member_predictions(alone, features) is None
-    np.testing.assert_array_equal(member_spread(None, 3), np.zeros(3))
+    assert member_spread(alone, features) is None
+    assert member_spread(blend.fit(features, np.log(target)), features) is not None  # a bare blend has members too
 
 
 def test_coverage_tables_break_down_by_price_fifth_and_the_largest_groups() -> None:
