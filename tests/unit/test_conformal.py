@@ -120,6 +120,27 @@ def test_spread_is_the_members_disagreement_in_log_price() -> None:
     assert member_spread(blend.fit(features, np.log(target)), features) is not None  # a bare blend has members too
 
 
+def test_a_model_without_members_has_zero_spread_and_one_relative_width() -> None:
+    rng = np.random.default_rng(8)
+    features = pd.DataFrame({"a": rng.uniform(0, 1, 300), "b": rng.uniform(0, 1, 300)})
+    target = pd.Series(np.exp(11 + features["a"] + 0.1 * rng.standard_normal(300)))
+    alone = TransformedTargetRegressor(regressor=Ridge(), func=np.log, inverse_func=np.exp)
+    evaluation = evaluate(
+        alone,
+        features,
+        target,
+        np.zeros(300, dtype=bool),
+        folds=3,
+        holdout_fraction=0.3,
+        seed=0,
+        keep_outliers=False,
+        progress=lambda _: None,
+    )
+    np.testing.assert_array_equal(evaluation.holdout_scored.spread, np.zeros(90))
+    np.testing.assert_array_equal(evaluation.holdout_calibration_rows.spread, np.zeros(210))
+    assert evaluation.intervals.calibration.normaliser is Normaliser.CONSTANT
+
+
 def test_coverage_tables_break_down_by_price_fifth_and_the_largest_groups() -> None:
     scored = heteroscedastic(1_000, seed=6)
     names = np.array([f"g{n:02d}" for n in range(12)])
