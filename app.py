@@ -17,19 +17,22 @@ def main() -> int:
     logging.getLogger("huggingface_hub._commit_scheduler").setLevel(logging.CRITICAL)
     import uvicorn
 
-    from serving import ServingSettings, StartupError
+    from serving import ServingSettings, StartupError, load_served_model
 
     try:
         settings = ServingSettings.from_env()  # before Gradio is imported: it reads GRADIO_* itself
+        # The model before Gradio too (about 3 s to import): a version that is refused says so at once.
+        loading = time.perf_counter()
+        served = load_served_model(settings)
+        loaded = time.perf_counter()
         from serving import build_app
 
         imported = time.perf_counter()
-        serving = build_app(settings)
+        serving = build_app(settings, served=served)
     except StartupError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    served = serving.predictor.served
-    stages = {"imports": imported - started, **served.timings}
+    stages = {"imports": (loading - started) + (imported - loaded), **served.timings}
     stages["UI and routes"] = time.perf_counter() - started - sum(stages.values())
     startup = f"{sum(stages.values()):.1f} s: " + " · ".join(f"{name} {sec:.2f} s" for name, sec in stages.items())
     host = "localhost" if settings.server_name in ("0.0.0.0", "::") else settings.server_name

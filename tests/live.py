@@ -65,16 +65,9 @@ def start_app(env: Mapping[str, str], *, workdir: Path, timeout: float = 90, pre
         "OMP_NUM_THREADS": "1",  # the app predicts small batches; the test process needs the other core
         **env,
     }
-    command = [sys.executable, str(ROOT / "app.py")]
-    if prelude:
-        command = [
-            sys.executable,
-            "-c",
-            f"{prelude}\nimport runpy\nrunpy.run_path({str(ROOT / 'app.py')!r}, run_name='__main__')",
-        ]
     with log.open("w") as stream:
         process = subprocess.Popen(
-            command,
+            _app_command(prelude),
             cwd=workdir,
             env=full_env,
             stdout=stream,
@@ -96,10 +89,19 @@ def start_app(env: Mapping[str, str], *, workdir: Path, timeout: float = 90, pre
     raise RuntimeError(f"app.py was not ready after {timeout:.0f} s:\n{app.output()}")
 
 
+def _app_command(prelude: str | None) -> list[str]:
+    """`python app.py`, or with `prelude` run first in the same interpreter."""
+    if not prelude:
+        return [sys.executable, str(ROOT / "app.py")]
+    runner = f"import runpy\nrunpy.run_path({str(ROOT / 'app.py')!r}, run_name='__main__')"
+    return [sys.executable, "-c", f"{prelude}\n{runner}"]
+
+
 def run_app_until_exit(
-    env: Mapping[str, str], *, workdir: Path, timeout: float = 90
+    env: Mapping[str, str], *, workdir: Path, timeout: float = 90, prelude: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run app.py expecting it to refuse to start; returns its exit status and output."""
+    """Run app.py expecting it to refuse to start; returns its exit status and output (`prelude`: as in
+    `start_app`)."""
     full_env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
@@ -108,7 +110,7 @@ def run_app_until_exit(
         **env,
     }
     return subprocess.run(
-        [sys.executable, str(ROOT / "app.py")],
+        _app_command(prelude),
         cwd=workdir,
         env=full_env,
         capture_output=True,

@@ -51,16 +51,19 @@ def test_unknown_revision_is_refused(tmp_path: Path, registry: LocalStore) -> No
     assert result.returncode == 1 and "No version 'v42'" in result.stderr and "versions: v1" in result.stderr
 
 
-def test_a_tampered_file_is_refused(tmp_path: Path, model_folder: Path) -> None:
+def test_a_tampered_file_is_refused_before_gradio_is_imported(tmp_path: Path, model_folder: Path) -> None:
+    """Regression: the model was loaded after Gradio (about 3 s to import), so every refusal waited for it."""
     store = LocalStore(tmp_path / "registry")
     version = store.publish(model_folder, message="m")
     store.set_alias(PRODUCTION_ALIAS, version)
     target = store.root / "v1" / "schema.json"
     target.chmod(0o644)
     target.write_text(target.read_text().replace('"default": 5', '"default": 6', 1))
-    result = run_app_until_exit({"MODEL_REGISTRY": str(store.root)}, workdir=tmp_path)
+    without_gradio = "import sys; sys.modules['gradio'] = None  # importing it now raises ImportError"
+    result = run_app_until_exit({"MODEL_REGISTRY": str(store.root)}, workdir=tmp_path, prelude=without_gradio)
     assert result.returncode == 1
-    assert "failed verification: schema.json has sha256" in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: ") and "failed verification: schema.json has sha256" in line
 
 
 def test_a_model_with_an_untrusted_type_is_refused(tmp_path: Path, model_folder: Path) -> None:
