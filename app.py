@@ -7,6 +7,11 @@ import logging
 import sys
 import time
 
+#: On SIGTERM, how long requests in flight have to finish before the connections still open are closed and the
+#: prediction log is flushed. A gradio_client `Client` keeps a heartbeat stream open for as long as it lives, so
+#: without a limit one connected client kept the process up until the platform killed it, the log unflushed.
+SHUTDOWN_GRACE_SECONDS = 5
+
 
 def main() -> int:
     started = time.perf_counter()
@@ -70,7 +75,13 @@ def main() -> int:
     gc.collect()
     gc.freeze()
     try:
-        uvicorn.run(serving.app, host=settings.server_name, port=settings.server_port, log_level="warning")
+        uvicorn.run(
+            serving.app,
+            host=settings.server_name,
+            port=settings.server_port,
+            log_level="warning",
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+        )
     finally:
         serving.close()
     return 0

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import httpx
 import yaml
+from gradio_client import Client
 
+from app import SHUTDOWN_GRACE_SECONDS
 from modelrepo import LocalStore
 from tests.hubserver import WRITE_TOKEN, HubServer, client_env
 from tests.live import LiveApp, logged, start_app, wait_for_logged
@@ -102,6 +104,26 @@ def test_sigterm_during_traffic_loses_no_record(registry: LocalStore, tmp_path: 
         answered, 1
     )
     assert "all records written" in app.output()
+
+
+def test_sigterm_with_a_gradio_client_still_connected_stops_within_the_grace_period(
+    registry: LocalStore, tmp_path: Path
+) -> None:
+    """Regression: a gradio_client `Client` holds a heartbeat stream open for as long as it lives, and uvicorn
+    waited for every connection to close, so SIGTERM never finished: the process was killed and the log's
+    shutdown never ran."""
+    app = start_app({"MODEL_REGISTRY": str(registry.root)}, workdir=tmp_path)
+    try:
+        client = Client(app.url, verbose=False)
+        request_id = client.predict({}, api_name="/predict")["request_id"]
+        started = time.monotonic()
+        app.process.send_signal(signal.SIGTERM)
+        assert app.process.wait(timeout=SHUTDOWN_GRACE_SECONDS + 10) in (0, -signal.SIGTERM)
+        assert time.monotonic() - started < SHUTDOWN_GRACE_SECONDS + 5
+    finally:
+        app.stop()
+    assert "all records written" in app.output()
+    assert [record["request_id"] for record in logged(app.prediction_log)] == [request_id]
 
 
 def test_the_hub_dataset_unreachable_then_back_receives_every_record(
