@@ -1,7 +1,10 @@
-"""Shared fixtures: an isolated environment per test, and one quick model repository per test session."""
+"""Shared fixtures: an isolated environment per test, one quick model repository per test session, and the shipped
+model trained in the background."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -12,6 +15,7 @@ import pytest
 from modelrepo import PRODUCTION_ALIAS, LocalStore, Snapshot
 from tests.hubserver import READ_TOKEN, WRITE_TOKEN, HubServer
 from tests.live import LiveApp, start_app
+from tests.shipped import ShippedTraining
 from training import QUICK_CONFIG, TrainOptions, TrainReport, train
 from training.data import AMES_CSV, NA_MARKERS
 
@@ -31,6 +35,12 @@ ISOLATED_VARIABLES = (
 )
 
 
+def _isolated(environ: dict[str, str], hf_home: Path) -> dict[str, str]:
+    """`environ` without the developer's tokens and Hub settings, with its own Hub cache."""
+    clean = {name: value for name, value in environ.items() if name not in ISOLATED_VARIABLES}
+    return clean | {"HF_HOME": str(hf_home), "HF_HUB_DISABLE_TELEMETRY": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+
+
 @pytest.fixture(autouse=True)
 def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test sees the developer's tokens or Hub cache, and none writes outside its own folder."""
@@ -39,6 +49,30 @@ def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
     monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
     monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+
+
+_SHIPPED = pytest.StashKey[ShippedTraining]()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start training the shipped model now if a collected test needs it (`shipped_registry`)."""
+    if any("shipped_registry" in getattr(item, "fixturenames", ()) for item in session.items):
+        root = Path(tempfile.mkdtemp(prefix="shipped-model-"))
+        session.config.stash[_SHIPPED] = ShippedTraining.start(root, env=_isolated(dict(os.environ), root / "hf"))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    training = session.config.stash.get(_SHIPPED, None)
+    if training is not None:
+        training.close()
+
+
+@pytest.fixture(scope="session")
+def shipped_registry(request: pytest.FixtureRequest) -> Path:
+    """The local registry `python -m training` (all defaults) wrote, started when collection finished."""
+    training = request.config.stash.get(_SHIPPED, None)
+    assert training is not None, "pytest_collection_finish starts the training for every test that needs it"
+    return training.wait()
 
 
 @pytest.fixture(scope="session")

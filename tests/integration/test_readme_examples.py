@@ -1,10 +1,10 @@
 """Every README example that talks to the app is run against a live app, so the README cannot drift from the code.
 
 The Python examples run statement by statement against an app serving the model `python -m training` ships
-(the full configuration, trained here once); an output the README prints in comments below a statement must be
-what the statement returns, numbers compared as printed: rounded to the decimals shown, within a relative 1e-5
-(retrained on another machine or library build, the same model's prices moved by 3.4e-6: $0.60 in $176,354;
-a changed model moves them by far more). In the printed output
+(the command itself, run once per session in the background: `tests/shipped.py`); an output the README prints
+in comments below a statement must be what the statement returns, numbers compared as printed: rounded to the
+decimals shown, within a relative 1e-5 (retrained on another machine or library build, the same model's prices
+moved by 3.4e-6: $0.60 in $176,354; a changed model moves them by far more). In the printed output
 `{...}` stands for any object, `'4ccf…'` (a few hex digits and an ellipsis) for an id that differs on every run,
 and any other text ending in `…` for text that starts that way; in the code, a string like `"4ccf…"` stands for
 the request id of the last prediction. Each curl command runs as written (with the app's address) and must answer
@@ -21,14 +21,13 @@ import re
 import shlex
 import subprocess
 from collections.abc import Iterator
-from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import API_TOKEN
 from tests.live import ROOT, LiveApp, start_app
-from training import TrainOptions, train
 
 README = ROOT / "README.md"
 README_URL = "http://127.0.0.1:7860"
@@ -44,14 +43,10 @@ def code_blocks(language: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def shipped_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
-    """The app serving what `python -m training` ships (the full model; one importance repeat, which no price
-    depends on), as the README's examples assume."""
-    root = tmp_path_factory.mktemp("shipped-model")
-    options = replace(TrainOptions(), importance_repeats=1, output=root / "model", registry=root / "registry")
-    train(options, progress=lambda _: None)
+def shipped_app(shipped_registry: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
+    """The app serving what `python -m training` ships, as the README's examples assume."""
     workdir = tmp_path_factory.mktemp("shipped-app")
-    app = start_app({"MODEL_REGISTRY": str(options.registry)}, workdir=workdir)
+    app = start_app({"MODEL_REGISTRY": str(shipped_registry)}, workdir=workdir)
     yield app
     app.stop()
 
