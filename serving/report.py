@@ -9,6 +9,10 @@ Degradation rule: a day is flagged when, on at least `MIN_SALES` sales with feed
 the MAPE exceeds its cross-validated mean + 2 standard errors. The CV std was measured on test folds of
 `training_rows / folds` sales; a day with n sales is noisier, so the std is scaled by √(fold size / n) (never
 below the CV std). Without that, a handful of sales would raise false alarms.
+
+On the same sales the report counts how often the served 80% and 95% ranges held the price that came back,
+next to the share the version measured on its holdout: shown, not judged (on a day's few dozen sales a share
+moves by several points by chance).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from modelrepo import METRICS_FILE, REFERENCE_FILE, SCHEMA_FILE, ModelRepoError, Schema, Store
-from modelrepo.metrics import Metrics
+from modelrepo.metrics import Metrics, level_key
 from modelrepo.reference import Reference
 
 from .drift import DRIFT_THRESHOLD, PREDICTION, WATCH_THRESHOLD, DriftMonitor, FeatureDrift, level
@@ -76,6 +80,20 @@ class Figure:
 
 
 @dataclass(frozen=True)
+class RangeHeld:
+    """How often the served ranges at one level held the sale prices that came back, next to the holdout's."""
+
+    level: float
+    sales: int  # sales whose prediction carried a range at this level
+    held: int  # of which the price fell inside it
+    holdout: float | None  # the version's holdout coverage at this level (metrics.json), when it measured one
+
+    @property
+    def share(self) -> float:
+        return self.held / self.sales
+
+
+@dataclass(frozen=True)
 class DayReport:
     day: str
     model_version: str
@@ -89,6 +107,7 @@ class DayReport:
     drift: list[FeatureDrift] = field(default_factory=list)
     sales: int = 0
     figures: list[Figure] = field(default_factory=list)
+    ranges: list[RangeHeld] = field(default_factory=list)  # with the figures: on at least MIN_SALES sales
     note: str | None = None  # why drift or the CV comparison is missing
     compared_with: str | None = None  # the version whose facts were used, when not the one that served (--revision)
 
@@ -98,8 +117,9 @@ class DayReport:
 
     def as_dict(self) -> dict[str, Any]:
         figures = [asdict(figure) | {"degraded": figure.degraded} for figure in self.figures]
+        ranges = [asdict(held) | {"share": held.share} for held in self.ranges]
         verdict = {"degraded": self.degraded, "enough_rows": self.drift_rows >= MIN_ROWS}
-        return asdict(self) | {"figures": figures} | verdict
+        return asdict(self) | {"figures": figures, "ranges": ranges} | verdict
 
 
 def read_log(folder: Path | Sequence[Path], *, since: str | None = None) -> tuple[list[Record], list[Record], int]:
@@ -222,12 +242,12 @@ def summarize(
         surfaces={name: {"requests": per_surface[name], "rows": count} for name, count in rows.most_common()},
         prices=dict(zip(("min", "p10", "median", "p90", "max"), prices, strict=True)),
     )
-    pairs = [(float(r["price"]), actual[r["request_id"]]) for r in records if r["request_id"] in actual]
+    sold = [(r, actual[r["request_id"]]) for r in records if r["request_id"] in actual]
     if isinstance(facts, str):
-        return replace(report, sales=len(pairs), note=facts)
+        return replace(report, sales=len(sold), note=facts)
     if facts.commit != report.model_commit:
         report = replace(report, compared_with=f"{facts.version} ({facts.commit[:8]})")
-    return _with_drift(_with_quality(report, pairs, facts.metrics), records, facts, top=top)
+    return _with_drift(_with_quality(report, sold, facts.metrics), records, facts, top=top)
 
 
 def _with_drift(report: DayReport, records: list[Record], facts: ModelFacts, *, top: int) -> DayReport:
@@ -240,21 +260,38 @@ def _with_drift(report: DayReport, records: list[Record], facts: ModelFacts, *, 
     return replace(report, drift_rows=len(records), prediction_psi=prediction, drift=features[:top])
 
 
-def _with_quality(report: DayReport, pairs: list[tuple[float, float]], metrics: Metrics) -> DayReport:
-    if len(pairs) < MIN_SALES:
-        return replace(report, sales=len(pairs))
-    predicted, actual = np.array(pairs).T
+def _with_quality(report: DayReport, sold: list[tuple[Record, float]], metrics: Metrics) -> DayReport:
+    if len(sold) < MIN_SALES:
+        return replace(report, sales=len(sold))
+    predicted, actual = np.array([(float(record["price"]), price) for record, price in sold]).T
     live = {
         "rmse_log": float(np.sqrt(np.mean((np.log(actual) - np.log(np.clip(predicted, 1e-9, None))) ** 2))),
         "mape": float(np.mean(np.abs(actual - predicted) / actual)),
     }
     cv = metrics.cross_validation
-    widen = math.sqrt(max(1.0, metrics.training_rows / cv.folds / len(pairs)))
+    widen = math.sqrt(max(1.0, metrics.training_rows / cv.folds / len(sold)))
     figures = []
     for name, value in live.items():
         summary = cv.without_outliers[name]
         figures.append(Figure(name, value, summary.mean, summary.std, summary.mean + SIGMAS * summary.std * widen))
-    return replace(report, sales=len(pairs), figures=figures)
+    return replace(report, sales=len(sold), figures=figures, ranges=_ranges_held(sold, metrics))
+
+
+def _ranges_held(sold: list[tuple[Record, float]], metrics: Metrics) -> list[RangeHeld]:
+    """Per level, the sales whose logged range (`low`/`high` at `level`, `low_95`/`high_95`) held their price;
+    a version with one band logs no 95% range, so its sales count at 80% only."""
+    counts: dict[float, list[int]] = {}
+    for record, price in sold:
+        logged = [(record.get("level"), record.get("low"), record.get("high"))]
+        logged.append((0.95, record.get("low_95"), record.get("high_95")))
+        for at, low, high in logged:
+            if isinstance(at, float) and isinstance(low, int | float) and isinstance(high, int | float):
+                tally = counts.setdefault(at, [0, 0])
+                tally[0] += 1
+                tally[1] += int(low <= price <= high)
+    holdout = metrics.intervals.holdout.levels if metrics.intervals else {}
+    measured = {at: holdout[level_key(at)].overall.coverage for at in counts if level_key(at) in holdout}
+    return [RangeHeld(at, sales, held, measured.get(at)) for at, (sales, held) in sorted(counts.items())]
 
 
 def build_reports(
@@ -318,6 +355,12 @@ def _render_day(report: DayReport) -> list[str]:
         lines.append(
             f"             {name:<13}{show(figure.live):>8}   {show(figure.cv_mean) + ' ± ' + show(figure.cv_std):<18}"
             f"{show(figure.limit):>8}   {'DEGRADED' if figure.degraded else 'ok'}"
+        )
+    for n, held in enumerate(report.ranges):
+        holdout = f"   holdout {held.holdout:.1%}" if held.holdout is not None else ""
+        lines.append(
+            f"  {'ranges' if n == 0 else '':<11}{held.level:.0%} held {held.held} of {held.sales} sales "
+            f"({held.share:.1%}){holdout}"
         )
     return lines
 

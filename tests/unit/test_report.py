@@ -32,6 +32,8 @@ def _record(day: str, n: int, request_id: str, row: dict, price: float, surface:
         "low": price * 0.9,
         "high": price * 1.1,
         "level": 0.8,
+        "low_95": price * 0.8,
+        "high_95": price * 1.25,
         "latency_ms": 80.0,
     } | extra
 
@@ -75,6 +77,8 @@ def log_folder(model_folder: Path, registry: LocalStore, ames: pd.DataFrame, tmp
     prices = load_model(model_folder / MODEL_FILE).predict(to_frame(rows, schema)).tolist()
     commit = registry.resolve("v1").commit
     quiet = _day(QUIET, rows, prices, commit)
+    for record in quiet[:10]:  # as a version with one band logs them: no 95% range
+        del record["low_95"], record["high_95"]
     shifted = _day(SHIFTED, [{**row, "Gr Liv Area": round(row["Gr Liv Area"] * 1.5)} for row in rows], prices, commit)
     small = _day(SMALL, rows[:30], prices[:30], commit)
     folder = tmp_path_factory.mktemp("report") / "logs"
@@ -137,6 +141,22 @@ def test_feedback_join_on_known_numbers(reports: dict[tuple[str, str], DayReport
     assert figures["mape"].limit == pytest.approx(expected)
 
 
+def test_the_served_ranges_are_counted_against_the_prices_that_came_back(
+    reports: dict[tuple[str, str], DayReport], model_folder: Path
+) -> None:
+    intervals = Metrics.read(model_folder).intervals
+    assert intervals is not None
+    holdout = [intervals.holdout.levels[key].overall.coverage for key in ("80", "95")]
+    quiet = reports[QUIET, "v1"]  # every price within 5%: inside both ranges; 10 of its sales logged no 95% range
+    assert [(held.level, held.sales, held.held, held.holdout) for held in quiet.ranges] == [
+        (0.8, 40, 40, holdout[0]),
+        (0.95, 30, 30, holdout[1]),
+    ]
+    shifted = reports[SHIFTED, "v1"]  # every price 49% above or 33% below: outside both
+    assert [(held.level, held.sales, held.held) for held in shifted.ranges] == [(0.8, 40, 0), (0.95, 40, 0)]
+    assert reports[SMALL, "v1"].ranges == []  # 5 sales: not enough to say anything
+
+
 def test_degradation_is_flagged_on_the_bad_day_only(reports: dict[tuple[str, str], DayReport]) -> None:
     shifted = reports[SHIFTED, "v1"]
     assert shifted.sales == 40  # feedback joins on the prediction's day, whenever it arrived
@@ -172,6 +192,9 @@ def test_cli_prints_tables_and_exit_codes(log_folder: Path, registry: LocalStore
     shifted_block = out.split(f"{SHIFTED} · v1")[1].split(f"{SMALL} · v1")[0]
     assert "Gr Liv Area" in shifted_block and "DRIFT" in shifted_block and "DEGRADED" in shifted_block
     assert f"DEGRADED: {SHIFTED} v1" in out
+    quiet_block = out.split(f"{QUIET} · v1")[1].split(f"{SHIFTED} · v1")[0]
+    assert "  ranges     80% held 40 of 40 sales (100.0%)   holdout " in quiet_block
+    assert "             95% held 30 of 30 sales (100.0%)   holdout " in quiet_block
     assert main([*arguments, "--fail-on-degradation"]) == EXIT_DEGRADED
     assert main([*arguments, "--fail-on-degradation", "--since", SMALL]) == 0
     capsys.readouterr()
@@ -179,6 +202,7 @@ def test_cli_prints_tables_and_exit_codes(log_folder: Path, registry: LocalStore
     days = json.loads(capsys.readouterr().out)["days"]
     assert [day["day"] for day in days] == [QUIET, SHIFTED, SMALL, SMALL]
     assert days[1]["degraded"] and days[1]["drift"][0]["feature"] == "Gr Liv Area"
+    assert [(held["level"], held["share"]) for held in days[1]["ranges"]] == [(0.8, 0.0), (0.95, 0.0)]
 
 
 def test_cli_defaults_come_from_the_environment(log_folder: Path, registry: LocalStore, capsys) -> None:
