@@ -23,11 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.inspection import permutation_importance as sklearn_permutation_importance  # noqa: E402
 from sklearn.metrics import make_scorer  # noqa: E402
-from sklearn.model_selection import train_test_split  # noqa: E402
 
 from training import TrainOptions  # noqa: E402
 from training.data import outlier_mask, read_table, split_target  # noqa: E402
-from training.evaluate import rmse_log  # noqa: E402
+from training.evaluate import holdout_split, rmse_log  # noqa: E402
 from training.importance import permutation_importance  # noqa: E402
 from training.pipeline import pipeline_for_table  # noqa: E402
 
@@ -42,9 +41,7 @@ def main() -> None:
     table = split_target(read_table(options.data), target=options.target, drop=options.drop, source="ames")
     features, target = table.features, table.target
     outliers = outlier_mask(features, column=options.outlier_column, above=options.outlier_above)
-    train, test = train_test_split(
-        np.arange(len(features)), test_size=options.holdout_fraction, random_state=options.model.seed
-    )
+    train, test = holdout_split(len(features), fraction=options.holdout_fraction, seed=options.model.seed)
     train = train[~outliers[train]]
     print(f"load average {os.getloadavg()[0]:.1f}; fitting the shipped configuration on {len(train):,} rows")
     model = pipeline_for_table(features, options.model).fit(features.iloc[train], target.iloc[train])

@@ -76,6 +76,12 @@ def rmse_log(actual: np.ndarray, predicted: np.ndarray) -> float:
     return float(np.sqrt(np.mean((np.log(actual) - np.log(np.clip(predicted, 1e-9, None))) ** 2)))
 
 
+def holdout_split(rows: int, *, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The positions of the training split and of the holdout: one definition for training and the benchmarks."""
+    train, test = train_test_split(np.arange(rows), test_size=fraction, random_state=seed)
+    return train, test
+
+
 def evaluate(
     model: RegressorMixin,
     features: pd.DataFrame,
@@ -92,7 +98,7 @@ def evaluate(
     cv, oof = _cross_validate(
         model, features, target, outliers, folds=folds, seed=seed, keep=keep_outliers, progress=progress
     )
-    train, test = train_test_split(np.arange(len(features)), test_size=holdout_fraction, random_state=seed)
+    train, test = holdout_split(len(features), fraction=holdout_fraction, seed=seed)
     progress(f"holdout: fitting on {len(train):,} rows, scoring {len(test):,}")
     fitted = _fit(model, features, target, train, outliers, keep=keep_outliers)
     predicted = fitted.predict(features.iloc[test])
