@@ -56,6 +56,8 @@ _SHIPPED = pytest.StashKey[ShippedTraining]()
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Start training the shipped model now if a collected test needs it (`shipped_registry`)."""
+    if session.config.option.collectonly:
+        return
     if any("shipped_registry" in getattr(item, "fixturenames", ()) for item in session.items):
         root = Path(tempfile.mkdtemp(prefix="shipped-model-"))
         session.config.stash[_SHIPPED] = ShippedTraining.start(root, env=_isolated(dict(os.environ), root / "hf"))
