@@ -19,6 +19,8 @@ from tests.live import LiveApp, wait_for_logged
 pytestmark = pytest.mark.browser
 
 WAIT = 30_000  # ms: a cold first prediction on a busy 2-core runner stays well under this
+#: The waterfall itself: while an event runs, Gradio draws its loading spinner, another svg, in the same box.
+CHART = "#effects-chart svg[role='img']"
 PRICE = re.compile(r"\$([\d,]+)")
 REQUEST_ID = re.compile(r"request id ([0-9a-f]{32})")
 #: The form labels a field by its readable title with the schema's name beside it.
@@ -381,7 +383,7 @@ def test_the_estimate_says_why_with_a_chart_and_shows_what_similar_houses_sold_f
     verb = "adds about" if top["log_effect"] >= 0 else "lowers the price by about"
     expect(result).to_contain_text(verb)
     # The waterfall: the average house, the ten largest effects, the other features, this house.
-    chart = page.locator("#effects-chart svg")
+    chart = page.locator(CHART)
     expect(chart).to_be_visible()
     bars = chart.locator("g.effect")
     expect(bars).to_have_count(13)
@@ -399,12 +401,12 @@ def test_the_estimate_says_why_with_a_chart_and_shows_what_similar_houses_sold_f
 def test_an_error_after_an_explained_estimate_clears_the_chart_and_the_sales(page: Page, live_app: LiveApp) -> None:
     page.goto(live_app.url)
     page.get_by_role("button", name=re.compile(r"^Example 1: ")).click()
-    expect(page.locator("#effects-chart svg")).to_be_visible(timeout=WAIT)
+    expect(page.locator(CHART)).to_be_visible(timeout=WAIT)
     expect(page.locator("#comparables")).to_be_visible()
     living_area = page.get_by_label(LIVING_AREA, exact=True)
     living_area.fill("")
     living_area.press("Tab")
     page.get_by_role("button", name="Estimate price", exact=True).click()
     expect(page.locator("#estimate")).to_contain_text("No estimate.", timeout=WAIT)
-    expect(page.locator("#effects-chart svg")).to_have_count(0)
+    expect(page.locator(CHART)).to_have_count(0)
     expect(page.locator("#comparables")).to_be_hidden()
